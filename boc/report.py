@@ -1,0 +1,69 @@
+"""The record of one run of the runtime, from start() to wait()."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What :func:`boc.wait` returns: the configuration and statistics of a run.
+
+    Attributes:
+        scheduler: name of the strategy that ran.
+        workers: number of worker threads.
+        options: every option of the strategy, defaults filled in.
+        stats: one dict per worker, as :func:`boc.stats` returns them.
+        errors: exceptions raised by behaviour bodies during the run.
+        elapsed_s: seconds from start() to the end of wait().
+    """
+
+    scheduler: str | None
+    workers: int
+    options: dict[str, int] = field(default_factory=dict)
+    stats: list[dict[str, int]] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_frame(self) -> "pandas.DataFrame":
+        """The per-worker statistics as a pandas DataFrame, one row per worker.
+
+        Columns are ``scheduler``, ``workers``, then every counter of
+        :attr:`stats` (``worker``, ``behaviors_run``, ``parks``, ...).
+        Raises ImportError naming the ``experiments`` extra if pandas is missing.
+        """
+        try:
+            import pandas
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "RunReport.to_frame() needs pandas; install it with "
+                "pip install 'boc[experiments]'"
+            ) from e
+        frame = pandas.DataFrame(self.stats)
+        frame.insert(0, "workers", self.workers)
+        frame.insert(0, "scheduler", self.scheduler)
+        return frame
+
+    def total(self, counter: str) -> int:
+        """The sum of one counter over all workers (0 for a report with no workers)."""
+        return sum(int(s.get(counter, 0)) for s in self.stats)
+
+
+def summary(report: RunReport) -> dict[str, Any]:
+    """A flat dict of the run's configuration and totals, for tables of runs."""
+    row: dict[str, Any] = {
+        "scheduler": report.scheduler,
+        "workers": report.workers,
+        "elapsed_s": report.elapsed_s,
+        "errors": len(report.errors),
+    }
+    row.update({f"option_{k}": v for k, v in report.options.items()})
+    if report.stats:
+        for key in report.stats[0]:
+            if key != "worker":
+                row[key] = report.total(key)
+    return row

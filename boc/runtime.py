@@ -1,0 +1,236 @@
+"""The public runtime API: start, when, quiesce, wait, stats."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable, TypeVar
+
+from boc import _core
+from boc._core import Cown
+from boc.report import RunReport
+from boc.signature import check_arity
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MAX_WORKERS = 1024
+_SCHEDULERS: dict[str, dict[str, Any]] = _core.schedulers()
+DEFAULT_SCHEDULER = "workstealing" if "workstealing" in _SCHEDULERS else "central"
+
+_lock = threading.Lock()  # serialises start() and the stopping part of wait()
+_started_at = 0.0
+_last_report = RunReport(scheduler=None, workers=0)
+
+
+def schedulers() -> dict[str, str]:
+    """Every compiled-in strategy: name -> one-line description."""
+    return {name: info["description"] for name, info in _SCHEDULERS.items()}
+
+
+def _info(scheduler: str) -> dict[str, Any]:
+    if not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be a str, got {type(scheduler).__name__}")
+    try:
+        return _SCHEDULERS[scheduler]
+    except KeyError:
+        raise ValueError(
+            f"unknown scheduler {scheduler!r}; available: {', '.join(sorted(_SCHEDULERS))}"
+        ) from None
+
+
+def counters(scheduler: str | None = None) -> dict[str, str]:
+    """Every counter a strategy reports per worker: name -> one-line description.
+
+    Includes the counters the core keeps for every strategy (``behaviors_run``,
+    ``parks``, ``busy_ns``, ``idle_ns``). Defaults to the default strategy.
+    """
+    return {"worker": "index of the worker", **_info(scheduler or DEFAULT_SCHEDULER)["counters"]}
+
+
+def options(scheduler: str | None = None) -> dict[str, dict[str, Any]]:
+    """A strategy's options: name -> {description, default, min, max}."""
+    return _info(scheduler or DEFAULT_SCHEDULER)["options"]
+
+
+def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tuple[str, int, dict[str, int]]:
+    info = _info(scheduler)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be a positive int, got {type(workers).__name__}")
+    if not 1 <= workers <= _MAX_WORKERS:
+        raise ValueError(f"workers must be between 1 and {_MAX_WORKERS}, got {workers}")
+    resolved = {name: spec["default"] for name, spec in info["options"].items()}
+    for name, value in given.items():
+        spec = info["options"].get(name)
+        if spec is None:
+            valid = ", ".join(sorted(info["options"])) or "none (it takes no options)"
+            raise ValueError(f"unknown option {name!r} for scheduler {scheduler!r}; valid options: {valid}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"option {name!r} must be an int, got {type(value).__name__}")
+        if not spec["min"] <= value <= spec["max"]:
+            raise ValueError(
+                f"option {name!r} of scheduler {scheduler!r} must be between "
+                f"{spec['min']} and {spec['max']}, got {value}"
+            )
+        resolved[name] = value
+    return scheduler, workers, resolved
+
+
+def start(scheduler: str = DEFAULT_SCHEDULER, workers: int | None = None, **options: int) -> None:
+    """Start the worker threads.
+
+    Args:
+        scheduler: a name from :func:`schedulers`.
+        workers: number of worker threads; defaults to the number of CPUs.
+        **options: the strategy's options (see :func:`options`).
+
+    Starting again with the same configuration while running does nothing;
+    with a different one it raises RuntimeError (call :func:`wait` first).
+    """
+    config = _resolve(scheduler, workers, options)
+    global _started_at
+    with _lock:
+        running = _core.config()
+        if running is not None:
+            if tuple(running) == config:
+                return
+            raise RuntimeError(
+                f"the runtime is already running with scheduler={running[0]!r}, "
+                f"workers={running[1]}, options={running[2]}; call boc.wait() before "
+                "starting it with another configuration"
+            )
+        _core.start(*config)
+        _started_at = time.perf_counter()
+
+
+def _check_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The call arguments for a behaviour: cowns as given, groups as lists."""
+    call_args = []
+    for i, a in enumerate(args, 1):
+        if isinstance(a, Cown):
+            call_args.append(a)
+        elif isinstance(a, (list, tuple)):
+            for c in a:
+                if not isinstance(c, Cown):
+                    raise TypeError(
+                        f"when() argument {i} is a group holding a {type(c).__name__}; "
+                        "groups must hold only Cowns"
+                    )
+            call_args.append(list(a))
+        else:
+            hint = " (write @when(...) with the cowns in parentheses)" if callable(a) else ""
+            raise TypeError(
+                f"when() argument {i} is a {type(a).__name__}; expected a Cown "
+                f"or a list/tuple of Cowns{hint}"
+            )
+    return tuple(call_args)
+
+
+def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> Callable[[Callable[..., Any]], Cown]:
+    """Schedule the decorated function as a behaviour on the given cowns.
+
+    Each argument is a :class:`Cown` or a list/tuple of Cowns (a group, passed
+    to the function as a list). The function runs once the behaviour holds
+    every cown, after all behaviours scheduled earlier on any of them, and is
+    called with one positional argument per argument of ``when``. The
+    decorator returns a Cown that receives the function's return value, or
+    the exception it raised (also in that cown's ``exception``).
+
+    Callable from any thread and from inside behaviours; starts the runtime
+    with defaults if it is not running.
+    """
+    call_args = _check_args(args)
+
+    def schedule(fn: Callable[..., Any]) -> Cown:
+        check_arity(fn, len(call_args))
+        result = Cown(None)
+        if _core.config() is None:
+            start()
+        _core.schedule(fn, call_args, result)
+        return result
+
+    return schedule
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {type(timeout).__name__}")
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0, got {timeout}")
+    return float(timeout)
+
+
+def quiesce(timeout: float | None = None) -> None:
+    """Block until no behaviour is in flight; the workers keep running.
+
+    Raises TimeoutError if behaviours are still in flight after ``timeout``
+    seconds, and RuntimeError when called from inside a behaviour.
+    """
+    if not _core.quiesce(_check_timeout(timeout)):
+        raise TimeoutError(f"behaviours still in flight after {timeout} s")
+
+
+def wait(timeout: float | None = None) -> RunReport:
+    """Wait until no behaviour is in flight, then stop the workers.
+
+    Returns the run's :class:`RunReport` (the last run's when nothing runs).
+    If behaviour bodies raised, the runtime still stops, and then an
+    ExceptionGroup of every such exception is raised (its ``report``
+    attribute holds the report). On timeout, raises TimeoutError and leaves
+    the runtime running.
+    """
+    global _last_report
+    quiesce(timeout)
+    with _lock:
+        config = _core.config()
+        if config is None:
+            return _last_report
+        elapsed, stats_, errors = _core.stop()
+        scheduler, workers, opts = config
+        _last_report = RunReport(
+            scheduler=scheduler,
+            workers=workers,
+            options=dict(opts),
+            stats=stats_,
+            errors=list(errors),
+            elapsed_s=elapsed,
+        )
+    if errors:
+        group = ExceptionGroup(f"{len(errors)} behaviour(s) raised during the run", list(errors))
+        group.report = _last_report  # type: ignore[attr-defined]
+        raise group
+    return _last_report
+
+
+def stats() -> list[dict[str, int]]:
+    """Per-worker statistics of the running runtime, else of the last run.
+
+    One dict per worker with ``worker``, ``behaviors_run``, ``parks``,
+    ``busy_ns``, ``idle_ns`` and the strategy's counters (see :func:`counters`).
+    """
+    live = _core.stats()
+    if live is not None:
+        return live
+    return [dict(s) for s in _last_report.stats]
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    if _core.config() is None:
+        return
+    try:
+        wait()
+    except BaseExceptionGroup as group:
+        print(
+            f"boc: {len(group.exceptions)} behaviour exception(s) were never collected by boc.wait():",
+            file=sys.stderr,
+        )
+        for e in group.exceptions:
+            traceback.print_exception(e, file=sys.stderr)

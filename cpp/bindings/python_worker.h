@@ -1,0 +1,39 @@
+// Running Python bodies on a worker thread: the worker's thread state and
+// its hold on the interpreter lock.
+#pragma once
+
+#include <Python.h>
+
+#include <cstdint>
+
+#include "boc/worker.h"
+
+namespace boc::python {
+
+// Kept by each worker that has run Python. It takes the interpreter lock for
+// a Python body and keeps it while Python bodies follow each other, so a busy
+// worker does not hand the lock back and forth per behaviour; it lets go after
+// a non-Python behaviour, after a time budget, and before the worker sleeps.
+class PythonWorker final : public WorkerResource {
+ public:
+  // The calling worker's instance, created on first use.
+  static PythonWorker& of(WorkerContext& w, PyInterpreterState* interpreter);
+
+  // Holds the interpreter lock on return.
+  void hold();
+
+  void after_behaviour() noexcept override;
+  void suspend() noexcept override { let_go(); }
+  void retire() noexcept override;
+
+ private:
+  explicit PythonWorker(PyInterpreterState* interpreter);
+  void let_go() noexcept;
+
+  PyThreadState* thread_state_;
+  bool held_ = false;
+  bool ran_python_ = false;  // since the last after_behaviour()
+  std::int64_t held_since_ns_ = 0;
+};
+
+}  // namespace boc::python

@@ -1,0 +1,23 @@
+// A statistics counter with one writer (its worker) and any number of readers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace boc {
+
+class Counter {
+ public:
+  // Only the owning thread writes, so a load and a store suffice (no locked
+  // read-modify-write). Relaxed: readers want a recent value, not an ordering;
+  // at quiescence the terminator's synchronisation makes the values exact.
+  void add(std::uint64_t n = 1) noexcept {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+}  // namespace boc

@@ -1,0 +1,71 @@
+// A cown (concurrent owner): a resource that at most one behaviour holds at a time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+namespace boc {
+
+struct Slot;
+
+class Cown {
+ public:
+  Cown() noexcept : id_(next_id_.fetch_add(1, std::memory_order_relaxed)) {}
+  Cown(const Cown&) = delete;
+  Cown& operator=(const Cown&) = delete;
+
+  // Stable, unique, increasing with creation: behaviours acquire cowns in
+  // this order, which is what makes two-phase locking deadlock-free.
+  std::uint64_t id() const noexcept { return id_; }
+
+  void retain() noexcept {
+    // Relaxed: a new reference is made from an existing one, which already
+    // keeps the cown alive; no other memory is published by the increment.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void release() noexcept {
+    // Release so that every use through this reference happens before the
+    // delete; acquire (on the last one) so the deleting thread sees them all.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  friend class Runtime;
+  ~Cown() = default;
+
+  // Tail of the queue of requests (one slot per behaviour) for this cown;
+  // null when no behaviour holds or waits for it.
+  std::atomic<Slot*> last_{nullptr};
+  std::atomic<std::uint32_t> refs_{1};
+  const std::uint64_t id_;
+
+  static inline std::atomic<std::uint64_t> next_id_{1};
+};
+
+// An owning, intrusive reference to a cown.
+class CownRef {
+ public:
+  CownRef() noexcept = default;
+  static CownRef make() { return CownRef(new Cown()); }
+  explicit CownRef(Cown* adopt) noexcept : cown_(adopt) {}
+  CownRef(const CownRef& o) noexcept : cown_(o.cown_) {
+    if (cown_) cown_->retain();
+  }
+  CownRef(CownRef&& o) noexcept : cown_(std::exchange(o.cown_, nullptr)) {}
+  CownRef& operator=(CownRef o) noexcept {
+    std::swap(cown_, o.cown_);
+    return *this;
+  }
+  ~CownRef() {
+    if (cown_) cown_->release();
+  }
+  Cown* get() const noexcept { return cown_; }
+  Cown* operator->() const noexcept { return cown_; }
+  explicit operator bool() const noexcept { return cown_ != nullptr; }
+
+ private:
+  Cown* cown_ = nullptr;
+};
+
+}  // namespace boc

@@ -1,0 +1,42 @@
+// The only place where the core touches compiler- or CPU-specific features.
+#pragma once
+
+#include <cstddef>
+#include <thread>
+
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+
+namespace boc::platform {
+
+// Keeps per-worker data apart so that workers do not share cache lines.
+inline constexpr std::size_t cache_line = 64;
+
+// Tells the CPU that this thread is busy-waiting (lowers power and lets a
+// hyper-thread sibling run).
+inline void cpu_relax() noexcept {
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+  _mm_pause();
+#elif defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield");
+#endif
+}
+
+// Busy-waits until `done()` holds. Waits here are short (another thread is
+// between two instructions of a protocol step), but that thread may have
+// been preempted, so after a while the waiter yields its core to it.
+template <typename Predicate>
+void spin_until(Predicate done) noexcept {
+  for (unsigned spins = 0; !done(); ++spins) {
+    if (spins < 1024) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+}  // namespace boc::platform

@@ -1,0 +1,69 @@
+// Strategies by name: each folder under schedulers/ registers one.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "boc/scheduler.h"
+
+namespace boc {
+
+// A tunable of a strategy: an integer in [min, max].
+struct OptionInfo {
+  std::string name;
+  std::string description;
+  std::int64_t default_value;
+  std::int64_t min;
+  std::int64_t max;
+};
+
+// A per-worker statistic a strategy reports.
+struct CounterInfo {
+  std::string name;
+  std::string description;
+};
+
+// Every option of the strategy, with defaults filled in.
+using Options = std::map<std::string, std::int64_t>;
+
+struct SchedulerInfo {
+  std::string name;
+  std::string description;
+  std::vector<OptionInfo> options;
+  std::vector<CounterInfo> counters;
+  std::function<std::unique_ptr<Scheduler>(const Options&)> create;
+};
+
+// Names and describes the counters the core keeps for every strategy.
+const std::vector<CounterInfo>& core_counters();
+
+class Registry {
+ public:
+  static Registry& instance();
+
+  void add(SchedulerInfo info);
+  const SchedulerInfo* find(const std::string& name) const;
+  std::vector<const SchedulerInfo*> all() const;  // sorted by name
+
+  // Checks `given` against the strategy's options (std::invalid_argument with
+  // a message naming what is accepted) and fills in the defaults.
+  static Options resolve_options(const SchedulerInfo& info, const Options& given);
+
+  // std::invalid_argument naming the available strategies when unknown.
+  const SchedulerInfo& get(const std::string& name) const;
+
+ private:
+  std::map<std::string, SchedulerInfo> entries_;
+};
+
+// Registers a strategy when the program loads. Use once per strategy, in a
+// .cpp file of its folder.
+struct RegisterScheduler {
+  explicit RegisterScheduler(SchedulerInfo info) { Registry::instance().add(std::move(info)); }
+};
+
+}  // namespace boc

@@ -1,0 +1,44 @@
+// The strategy interface: the one place where scheduling policies differ.
+//
+// The core owns the worker loop, the terminator, body execution and cown
+// release; a strategy only decides where a runnable behaviour waits and
+// which worker runs it next.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "boc/behaviour.h"
+#include "boc/worker.h"
+
+namespace boc {
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+
+  // Called once, before any worker starts, with the number of workers
+  // (their indices are 0 .. workers-1).
+  virtual void attach(std::size_t workers) = 0;
+
+  // Makes `b` runnable. `from` is the dispatching worker, or null when the
+  // caller is a thread outside the pool. Called concurrently from any thread.
+  virtual void dispatch(Behaviour* b, WorkerContext* from) = 0;
+
+  // A runnable behaviour for worker `w`. With `block` false, returns null at
+  // once when there is none. With `block` true, parks the worker (counting
+  // w.stats().parks) until there is one; returns null only once a stop was
+  // requested and no work is left for this worker.
+  virtual Behaviour* next(WorkerContext& w, bool block) = 0;
+
+  // Asks every worker to finish: parked workers are woken, and next(w, true)
+  // returns null once the queues are drained. Called once, after quiescence.
+  virtual void request_stop() = 0;
+
+  // The strategy's own counters for worker `worker`, in the order of the
+  // registration's counter list (out.size() equals its length).
+  virtual void read_counters(std::size_t worker, std::span<std::uint64_t> out) const = 0;
+};
+
+}  // namespace boc

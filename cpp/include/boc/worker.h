@@ -1,0 +1,73 @@
+// What the core knows about each worker thread, and what it lends to bodies.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "boc/counter.h"
+
+namespace boc {
+
+class Runtime;
+
+// Something a body keeps across behaviours on one worker (an interpreter
+// lock, say) and that the worker must let go of before it sleeps.
+class WorkerResource {
+ public:
+  virtual ~WorkerResource() = default;
+  // After every behaviour: the resource may let go now if it should.
+  virtual void after_behaviour() noexcept = 0;
+  // The worker is about to wait for work: let go.
+  virtual void suspend() noexcept = 0;
+  // The worker thread ends: let go and clean up; not used again after this.
+  virtual void retire() noexcept = 0;
+};
+
+// Counters the core keeps for every worker, whatever the strategy.
+struct WorkerStats {
+  Counter behaviours_run;
+  Counter parks;    // incremented by the strategy each time it blocks the worker
+  Counter idle_ns;  // time spent waiting for work
+};
+
+class WorkerContext {
+ public:
+  WorkerContext(Runtime& runtime, std::size_t index) noexcept : runtime_(runtime), index_(index) {}
+  WorkerContext(const WorkerContext&) = delete;
+  WorkerContext& operator=(const WorkerContext&) = delete;
+
+  Runtime& runtime() const noexcept { return runtime_; }
+  std::size_t index() const noexcept { return index_; }
+  WorkerStats& stats() noexcept { return stats_; }
+  const WorkerStats& stats() const noexcept { return stats_; }
+
+  // The worker the calling thread is, or null on any other thread.
+  static WorkerContext* current() noexcept;
+
+  // Registers a resource for after_behaviour/suspend/retire calls.
+  void add_resource(WorkerResource* r) { resources_.push_back(r); }
+
+ private:
+  friend class Runtime;
+  void after_behaviour() noexcept {
+    for (WorkerResource* r : resources_) r->after_behaviour();
+  }
+  void suspend_resources() noexcept {
+    for (WorkerResource* r : resources_) r->suspend();
+  }
+  void retire_resources() noexcept;
+
+  Runtime& runtime_;
+  const std::size_t index_;
+  WorkerStats stats_;
+  std::vector<WorkerResource*> resources_;
+  // Steady-clock nanoseconds when the worker started and (once it ended)
+  // stopped; busy time is the lifetime minus the idle time.
+  std::atomic<std::int64_t> started_ns_{0};
+  std::atomic<std::int64_t> stopped_ns_{0};
+  std::atomic<std::int64_t> idle_since_ns_{0};  // 0 unless waiting now
+};
+
+}  // namespace boc

@@ -1,0 +1,51 @@
+#include "boc/native_bodies.h"
+
+#include <chrono>
+#include <vector>
+
+#include "boc/runtime.h"
+#include "boc/worker.h"
+
+namespace boc {
+
+void spin_for(std::uint64_t ns) noexcept {
+  if (ns == 0) return;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+namespace {
+std::vector<Cown*> cowns_of(const Behaviour& b) {
+  std::vector<Cown*> cowns(b.cown_count());
+  for (std::size_t i = 0; i < cowns.size(); ++i) cowns[i] = b.cown(i);
+  return cowns;
+}
+}  // namespace
+
+void LoopBehaviour::run() {
+  spin_for(ns_);
+  if (remaining_ <= 1) return;
+  Runtime& rt = WorkerContext::current()->runtime();
+  if (cown_count() == 1) {
+    Cown* c = cown(0);
+    rt.schedule(new LoopBehaviour(std::span<Cown* const>(&c, 1), remaining_ - 1, ns_));
+  } else {
+    rt.schedule(new LoopBehaviour(cowns_of(*this), remaining_ - 1, ns_));
+  }
+}
+
+void FanoutBehaviour::run() {
+  Runtime& rt = WorkerContext::current()->runtime();
+  for (std::uint64_t i = 0; i < children_; ++i) {
+    CownRef child = CownRef::make();
+    Cown* c = child.get();
+    rt.schedule(new SpinBehaviour(std::span<Cown* const>(&c, 1), child_ns_));
+  }
+  if (steps_ > 1) {
+    Cown* state = cown(0);
+    rt.schedule(new FanoutBehaviour(state, steps_ - 1, children_, child_ns_));
+  }
+}
+
+}  // namespace boc
