@@ -22,7 +22,7 @@ def _check_cowns(cowns: tuple[Cown, ...]) -> list[Cown]:
     for i, c in enumerate(cowns, 1):
         if not isinstance(c, Cown):
             raise TypeError(f"argument {i} is a {type(c).__name__}; expected a Cown")
-    if _core.config() is None:
+    if not _core.running():
         start()
     return list(cowns)
 

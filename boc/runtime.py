@@ -81,18 +81,19 @@ def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tupl
     return scheduler, workers, resolved
 
 
-def start(scheduler: str = DEFAULT_SCHEDULER, workers: int | None = None, **options: int) -> None:
+def start(scheduler: str | None = None, workers: int | None = None, **options: int) -> None:
     """Start the worker threads.
 
     Args:
-        scheduler: a name from :func:`schedulers`.
+        scheduler: a name from :func:`schedulers`; None means the default
+            (``workstealing`` when compiled in, else ``central``).
         workers: number of worker threads; defaults to the number of CPUs.
         **options: the strategy's options (see :func:`options`).
 
     Starting again with the same configuration while running does nothing;
     with a different one it raises RuntimeError (call :func:`wait` first).
     """
-    config = _resolve(scheduler, workers, options)
+    config = _resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options)
     global _started_at
     with _lock:
         running = _core.config()
@@ -149,7 +150,7 @@ def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> Callable[[Callable[...,
     def schedule(fn: Callable[..., Any]) -> Cown:
         check_arity(fn, len(call_args))
         result = Cown(None)
-        if _core.config() is None:
+        if not _core.running():
             start()
         _core.schedule(fn, call_args, result)
         return result
@@ -183,7 +184,8 @@ def wait(timeout: float | None = None) -> RunReport:
     Returns the run's :class:`RunReport` (the last run's when nothing runs).
     If behaviour bodies raised, the runtime still stops, and then an
     ExceptionGroup of every such exception is raised (its ``report``
-    attribute holds the report). On timeout, raises TimeoutError and leaves
+    attribute holds the report; a BaseExceptionGroup if a body raised a
+    BaseException such as SystemExit). On timeout, raises TimeoutError and leaves
     the runtime running.
     """
     global _last_report
@@ -203,7 +205,9 @@ def wait(timeout: float | None = None) -> RunReport:
             elapsed_s=elapsed,
         )
     if errors:
-        group = ExceptionGroup(f"{len(errors)} behaviour(s) raised during the run", list(errors))
+        # BaseExceptionGroup gives an ExceptionGroup unless a body raised a
+        # BaseException (SystemExit, KeyboardInterrupt), which ExceptionGroup rejects.
+        group = BaseExceptionGroup(f"{len(errors)} behaviour(s) raised during the run", list(errors))
         group.report = _last_report  # type: ignore[attr-defined]
         raise group
     return _last_report

@@ -75,7 +75,7 @@ void bind_cown(nb::module_& m) {
           "exception",
           [](const PyCown& c) {
             check_access(c);
-            return c.exception;
+            return c.exception ? c.exception : nb::none();
           },
           "For the cown returned by ``@when``: the exception the body raised, else None.")
       .def_prop_ro(
