@@ -6,7 +6,6 @@ import atexit
 import os
 import sys
 import threading
-import time
 import traceback
 from typing import Any, Callable, TypeVar
 
@@ -22,7 +21,6 @@ _SCHEDULERS: dict[str, dict[str, Any]] = _core.schedulers()
 DEFAULT_SCHEDULER = "workstealing" if "workstealing" in _SCHEDULERS else "central"
 
 _lock = threading.Lock()  # serialises start() and the stopping part of wait()
-_started_at = 0.0
 _last_report = RunReport(scheduler=None, workers=0)
 
 
@@ -94,19 +92,29 @@ def start(scheduler: str | None = None, workers: int | None = None, **options: i
     with a different one it raises RuntimeError (call :func:`wait` first).
     """
     config = _resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options)
-    global _started_at
+    # Checked before taking the lock: a behaviour must not wait for it, as
+    # wait() may hold it while waiting for that very behaviour to finish.
+    if _same_as_running(config):
+        return
+    if _core.in_behaviour():
+        raise RuntimeError("start() with a new configuration cannot be called from inside a behaviour")
     with _lock:
-        running = _core.config()
-        if running is not None:
-            if tuple(running) == config:
-                return
-            raise RuntimeError(
-                f"the runtime is already running with scheduler={running[0]!r}, "
-                f"workers={running[1]}, options={running[2]}; call boc.wait() before "
-                "starting it with another configuration"
-            )
-        _core.start(*config)
-        _started_at = time.perf_counter()
+        if not _same_as_running(config):
+            _core.start(*config)
+
+
+def _same_as_running(config: tuple[str, int, dict[str, int]]) -> bool:
+    """True if the runtime runs with `config`; RuntimeError if with another."""
+    running = _core.config()
+    if running is None:
+        return False
+    if tuple(running) == config:
+        return True
+    raise RuntimeError(
+        f"the runtime is already running with scheduler={running[0]!r}, "
+        f"workers={running[1]}, options={running[2]}; call boc.wait() before "
+        "starting it with another configuration"
+    )
 
 
 def _check_args(args: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,5 +1,7 @@
 #include "py_cown.h"
 
+#include <nanobind/stl/string.h>
+
 #include <string>
 
 #include "session.h"
@@ -70,7 +72,7 @@ void bind_cown(nb::module_& m) {
             check_access(c);
             c.value = std::move(v);
           },
-          "The guarded value.")
+          nb::for_setter(nb::arg("value").none()), "The guarded value.")
       .def_prop_ro(
           "exception",
           [](const PyCown& c) {

@@ -103,7 +103,7 @@ nb::tuple stop() {
   if (!s.runtime) raise_runtime_error("the runtime is not running");
   raise_if_in_behaviour("wait()");
   quiesce_interruptibly(*s.runtime, std::nullopt);
-  s.accepting = false;  // under the lock: no Python thread schedules past this point
+  s.accepting = false;
   {
     nb::gil_scoped_release unlocked;
     s.runtime->stop();

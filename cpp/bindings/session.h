@@ -4,6 +4,7 @@
 
 #include <nanobind/nanobind.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -19,9 +20,10 @@ struct Session {
   // Exceptions raised by Python bodies during this run; appended with the
   // interpreter lock held, handed to Python by stop().
   PyObject* errors = nullptr;
-  // Cleared (under the interpreter lock) once stop() has seen quiescence, so
-  // that no new behaviour slips in while the workers wind down.
-  bool accepting = false;
+  // Cleared once stop() has seen quiescence, so that no new behaviour slips
+  // in while the workers wind down. Atomic for free-threaded builds, where
+  // schedulers read it without an interpreter lock.
+  std::atomic<bool> accepting{false};
 };
 
 // Raises Python's RuntimeError with `message`.
