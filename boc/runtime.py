@@ -7,14 +7,12 @@ import os
 import sys
 import threading
 import traceback
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 from boc import _core
 from boc._core import Cown
 from boc.report import RunReport
-from boc.signature import check_arity
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 _MAX_WORKERS = 1024
 _SCHEDULERS: dict[str, dict[str, Any]] = _core.schedulers()
@@ -117,29 +115,6 @@ def _same_as_running(config: tuple[str, int, dict[str, int]]) -> bool:
     )
 
 
-def _check_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The call arguments for a behaviour: cowns as given, groups as lists."""
-    call_args = []
-    for i, a in enumerate(args, 1):
-        if isinstance(a, Cown):
-            call_args.append(a)
-        elif isinstance(a, (list, tuple)):
-            for c in a:
-                if not isinstance(c, Cown):
-                    raise TypeError(
-                        f"when() argument {i} is a group holding a {type(c).__name__}; "
-                        "groups must hold only Cowns"
-                    )
-            call_args.append(list(a))
-        else:
-            hint = " (write @when(...) with the cowns in parentheses)" if callable(a) else ""
-            raise TypeError(
-                f"when() argument {i} is a {type(a).__name__}; expected a Cown "
-                f"or a list/tuple of Cowns{hint}"
-            )
-    return tuple(call_args)
-
-
 def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> Callable[[Callable[..., Any]], Cown]:
     """Schedule the decorated function as a behaviour on the given cowns.
 
@@ -151,19 +126,11 @@ def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> Callable[[Callable[...,
     the exception it raised (also in that cown's ``exception``).
 
     Callable from any thread and from inside behaviours; starts the runtime
-    with defaults if it is not running.
+    with defaults if it is not running. Arguments are checked at once
+    (TypeError), and the function's parameters when it is given (TypeError);
+    nothing is scheduled when a check fails.
     """
-    call_args = _check_args(args)
-
-    def schedule(fn: Callable[..., Any]) -> Cown:
-        check_arity(fn, len(call_args))
-        result = Cown(None)
-        if not _core.running():
-            start()
-        _core.schedule(fn, call_args, result)
-        return result
-
-    return schedule
+    return _core.When(*args)
 
 
 def _check_timeout(timeout: float | None) -> float | None:

@@ -7,7 +7,9 @@ from types import FunctionType, MethodType
 from typing import Any, Callable
 
 _CO_VARARGS = inspect.CO_VARARGS
-_CO_ASYNC = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+_CO_NOT_PLAIN = (
+    inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+)
 
 
 def _name(fn: Any) -> str:
@@ -25,7 +27,7 @@ def check_arity(fn: Callable[..., Any], count: int) -> None:
         func, bound = fn.__func__, 1
     if type(func) is FunctionType:
         code = func.__code__
-        if code.co_flags & _CO_ASYNC:
+        if code.co_flags & _CO_NOT_PLAIN:
             raise TypeError(
                 f"@when needs a plain function, but {_name(fn)} is async or a generator"
             )

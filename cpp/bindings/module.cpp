@@ -6,34 +6,13 @@
 
 #include "boc/native_bodies.h"
 #include "py_cown.h"
-#include "python_behaviour.h"
 #include "session.h"
+#include "when.h"
 
 namespace nb = nanobind;
 
 namespace boc::python {
 namespace {
-
-// The cowns of a call: each argument is a boc.Cown or a list of them
-// (boc.when has checked the shapes).
-void collect_cowns(nb::handle args, std::vector<Cown*>& out) {
-  for (nb::handle a : args) {
-    if (PyList_CheckExact(a.ptr())) {
-      for (nb::handle c : a) out.push_back(nb::inst_ptr<PyCown>(c)->core.get());
-    } else {
-      out.push_back(nb::inst_ptr<PyCown>(a)->core.get());
-    }
-  }
-}
-
-void schedule_python(nb::callable fn, nb::tuple args, nb::handle result) {
-  Runtime& rt = runtime_for_scheduling();
-  std::vector<Cown*> cowns;
-  cowns.reserve(nb::len(args) + 1);
-  collect_cowns(args, cowns);
-  cowns.push_back(nb::inst_ptr<PyCown>(result)->core.get());
-  rt.schedule(new PythonBehaviour(cowns, fn.ptr(), args.ptr(), result.ptr()));
-}
 
 std::vector<Cown*> cores_of(const std::vector<PyCown*>& cowns) {
   std::vector<Cown*> out;
@@ -51,9 +30,8 @@ NB_MODULE(_core, m) {
 
   bind_cown(m);
   bind_session(m);
+  bind_when(m);
 
-  m.def("schedule", &schedule_python, nb::arg("fn"), nb::arg("args"), nb::arg("result"),
-        "Schedules fn(*args) on the cowns in args (Cowns or lists of Cowns), storing its result in `result`.");
 
   m.def(
       "spin",

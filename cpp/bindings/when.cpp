@@ -1,0 +1,112 @@
+#include "when.h"
+
+#include <string>
+#include <vector>
+
+#include "py_cown.h"
+#include "python_behaviour.h"
+#include "session.h"
+
+namespace nb = nanobind;
+
+namespace boc::python {
+namespace {
+
+// What boc.when(*args) returns: the checked arguments, waiting for the
+// function to decorate.
+class When {
+ public:
+  explicit When(nb::args args) : call_args_(check(args)) {}
+
+  // Schedules fn(*args) and returns the cown that receives its result.
+  nb::object operator()(nb::handle fn) const {
+    check_arity(fn);
+    if (!session().runtime) nb::module_::import_("boc.runtime").attr("start")();
+    nb::object result = nb::cast(PyCown(nb::none()));
+    std::vector<Cown*> cowns;
+    cowns.reserve(nb::len(call_args_) + 1);
+    for (nb::handle a : call_args_) {
+      if (PyList_CheckExact(a.ptr())) {
+        for (nb::handle c : a) cowns.push_back(nb::inst_ptr<PyCown>(c)->core.get());
+      } else {
+        cowns.push_back(nb::inst_ptr<PyCown>(a)->core.get());
+      }
+    }
+    cowns.push_back(nb::inst_ptr<PyCown>(result)->core.get());
+    runtime_for_scheduling().schedule(new PythonBehaviour(cowns, fn.ptr(), call_args_.ptr(), result.ptr()));
+    return result;
+  }
+
+ private:
+  // Cowns as given, groups as new lists; TypeError for anything else.
+  static nb::tuple check(nb::args args) {
+    const std::size_t n = nb::len(args);
+    nb::object out = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(n)));
+    for (std::size_t i = 0; i < n; ++i) {
+      nb::handle a = args[i];
+      nb::object item;
+      if (nb::isinstance<PyCown>(a)) {
+        item = nb::borrow(a);
+      } else if (PyList_Check(a.ptr()) || PyTuple_Check(a.ptr())) {
+        nb::list group;
+        for (nb::handle c : a) {
+          if (!nb::isinstance<PyCown>(c)) {
+            throw nb::type_error(("when() argument " + std::to_string(i + 1) + " is a group holding a " +
+                                  type_name(c) + "; groups must hold only Cowns")
+                                     .c_str());
+          }
+          group.append(c);
+        }
+        item = std::move(group);
+      } else {
+        const char* hint = PyCallable_Check(a.ptr()) ? " (write @when(...) with the cowns in parentheses)" : "";
+        throw nb::type_error(("when() argument " + std::to_string(i + 1) + " is a " + type_name(a) +
+                              "; expected a Cown or a list/tuple of Cowns" + hint)
+                                 .c_str());
+      }
+      PyTuple_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), item.release().ptr());
+    }
+    return nb::borrow<nb::tuple>(out);
+  }
+
+  static std::string type_name(nb::handle o) { return nb::type_name(o.type()).c_str(); }
+
+  // Accepts at once a plain function that takes one positional argument per
+  // argument of when(); anything else goes to boc.signature.check_arity,
+  // which knows every other kind of callable and words the errors.
+  void check_arity(nb::handle fn) const {
+    PyObject* func = fn.ptr();
+    int bound = 0;
+    if (PyMethod_Check(func)) {
+      func = PyMethod_GET_FUNCTION(func);
+      bound = 1;
+    }
+    if (PyFunction_Check(func)) {
+      auto* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func));
+      const int not_plain = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE;
+      PyObject* defaults = PyFunction_GET_DEFAULTS(func);
+      PyObject* kwdefaults = PyFunction_GET_KW_DEFAULTS(func);
+      const Py_ssize_t count = static_cast<Py_ssize_t>(nb::len(call_args_));
+      const Py_ssize_t positional = code->co_argcount - bound;
+      const Py_ssize_t required = positional - (defaults ? PyTuple_GET_SIZE(defaults) : 0);
+      const Py_ssize_t kw_required = code->co_kwonlyargcount - (kwdefaults ? PyDict_GET_SIZE(kwdefaults) : 0);
+      if (!(code->co_flags & not_plain) && kw_required <= 0 && count >= required &&
+          (count <= positional || (code->co_flags & CO_VARARGS))) {
+        return;
+      }
+    }
+    nb::module_::import_("boc.signature").attr("check_arity")(fn, nb::len(call_args_));
+  }
+
+  nb::tuple call_args_;
+};
+
+}  // namespace
+
+void bind_when(nb::module_& m) {
+  nb::class_<When>(m, "When", "The decorator boc.when() returns.")
+      .def(nb::init<nb::args>())
+      .def("__call__", &When::operator(), nb::arg("fn"));
+}
+
+}  // namespace boc::python
