@@ -12,6 +12,7 @@
 namespace boc {
 
 class Behaviour;
+class Runtime;
 
 // One request of a behaviour on one cown: a node of that cown's MCS-style
 // queue of waiting behaviours.
@@ -50,6 +51,9 @@ class Behaviour : public QueueNode {
   // Cowns not yet handed to this behaviour, plus one while it is still being
   // queued; the thread that brings it to zero dispatches the behaviour.
   std::atomic<std::size_t> countdown_{0};
+  // The runtime that scheduled this behaviour and so must run it, even when
+  // a worker of another runtime hands it its last cown.
+  Runtime* runtime_ = nullptr;
   std::size_t count_ = 0;
   Slot* slots_;
   std::unique_ptr<Slot[]> heap_slots_;

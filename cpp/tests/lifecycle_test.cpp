@@ -1,0 +1,267 @@
+// The terminator (in-flight count, quiescence) and the runtime's life:
+// start, quiesce, stop, destruction, and many of them in a row.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "boc/native_bodies.h"
+#include "boc/runtime.h"
+#include "boc/terminator.h"
+#include "test_support.h"
+
+namespace boc {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using test::when;
+
+// ---------------------------------------------------------------------------
+// Terminator on its own.
+
+TEST(Terminator, StartsQuiescent) {
+  Terminator t;
+  EXPECT_EQ(t.in_flight(), 0);
+  EXPECT_TRUE(t.wait_until(Clock::now()));
+}
+
+TEST(Terminator, WaitTimesOutWhileSomethingIsInFlight) {
+  Terminator t;
+  t.add();
+  t.add();
+  EXPECT_EQ(t.in_flight(), 2);
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(t.wait_until(t0 + 20ms));
+  EXPECT_GE(Clock::now() - t0, 20ms);
+  t.remove();
+  EXPECT_FALSE(t.wait_until(Clock::now() + 1ms));
+  t.remove();
+  EXPECT_EQ(t.in_flight(), 0);
+  EXPECT_TRUE(t.wait_until(Clock::now() + 1ms));
+}
+
+// Many rounds of "another thread removes the last one while we start to
+// wait": a lost wake-up would leave a round waiting for its whole deadline.
+TEST(Terminator, WaiterIsWokenByTheLastRemove) {
+  const int rounds = static_cast<int>(test::scaled(5000, 2));
+  Terminator t;
+  std::atomic<int> round{-1};
+  std::thread remover([&] {
+    for (int i = 0; i < rounds; ++i) {
+      while (round.load() < i) std::this_thread::yield();
+      if (round.load() > i) return;  // the waiter gave up
+      // Vary the race: sometimes remove at once, sometimes a little later.
+      for (int s = 0; s < (i % 7) * 50; ++s) std::this_thread::yield();
+      t.remove();
+    }
+  });
+  for (int i = 0; i < rounds; ++i) {
+    t.add();
+    round.store(i);
+    const auto t0 = Clock::now();
+    // wait_until checks the count again at the deadline, so a lost wake-up
+    // shows as a round that took the whole 10 s, not as a false return.
+    const bool quiescent = t.wait_until(t0 + 10s);
+    const auto took = Clock::now() - t0;
+    if (!quiescent || took > 5s) {
+      round.store(rounds);  // let the remover finish
+      remover.join();
+      FAIL() << "round " << i << ": a waiter slept through the last remove";
+    }
+  }
+  remover.join();
+}
+
+// ---------------------------------------------------------------------------
+// Runtime life cycle, under every strategy.
+
+class Lifecycle : public test::PerScheduler {};
+BOC_FOR_EVERY_SCHEDULER(Lifecycle);
+
+TEST_P(Lifecycle, QuiesceTimesOutWhileABehaviourRuns) {
+  std::atomic<bool> started{false}, release{false};
+  CownRef c = CownRef::make();
+  Runtime rt(scheduler(), test::default_workers);
+  rt.start();
+  when(rt, {c.get()}, [&] {
+    started = true;
+    while (!release.load()) std::this_thread::yield();
+  });
+  ASSERT_TRUE(test::eventually([&] { return started.load(); }));
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(rt.quiesce(20ms));
+  EXPECT_GE(Clock::now() - t0, 20ms);
+  EXPECT_EQ(rt.in_flight(), 1);
+  // A behaviour queued behind the spinning one counts too.
+  when(rt, {c.get()}, [] {});
+  EXPECT_EQ(rt.in_flight(), 2);
+  EXPECT_FALSE(rt.quiesce(1ms));
+  release = true;
+  EXPECT_TRUE(rt.quiesce(test::hang_limit()));
+  EXPECT_EQ(rt.in_flight(), 0);
+  EXPECT_TRUE(rt.running());
+  rt.stop();
+  EXPECT_FALSE(rt.running());
+}
+
+TEST_P(Lifecycle, SeveralThreadsQuiesceAtOnce) {
+  std::atomic<bool> release{false};
+  CownRef c = CownRef::make();
+  Runtime rt(scheduler(), 2);
+  rt.start();
+  when(rt, {c.get()}, [&] {
+    while (!release.load()) std::this_thread::yield();
+  });
+  std::atomic<int> returned{0};
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.emplace_back([&] {
+      if (rt.quiesce(test::hang_limit())) returned++;
+    });
+  }
+  std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(returned.load(), 0);
+  release = true;
+  for (auto& w : waiters) w.join();
+  EXPECT_EQ(returned.load(), 4);
+  rt.stop();
+}
+
+TEST_P(Lifecycle, QuiesceWithNothingScheduled) {
+  Runtime rt(scheduler(), 2);
+  rt.start();
+  EXPECT_TRUE(rt.quiesce(0ns));
+  EXPECT_TRUE(rt.quiesce());
+  EXPECT_EQ(rt.in_flight(), 0);
+  rt.stop();
+}
+
+// stop() waits for everything in flight, including behaviours scheduled
+// late by bodies that were still running when stop() was called.
+TEST_P(Lifecycle, StopFinishesOutstandingWork) {
+  CownRef c = CownRef::make();
+  std::atomic<int> ran{0};
+  Runtime rt(scheduler(), test::default_workers);
+  rt.start();
+  for (int i = 0; i < 50; ++i) {
+    when(rt, {c.get()}, [&] {
+      ran++;
+      std::this_thread::sleep_for(100us);
+      when(WorkerContext::current()->runtime(), std::span<Cown* const>(), [&] { ran++; });
+    });
+  }
+  rt.stop();
+  EXPECT_EQ(ran.load(), 100);
+  EXPECT_EQ(rt.in_flight(), 0);
+  EXPECT_FALSE(rt.running());
+  EXPECT_EQ(test::total_behaviours_run(rt), 100u);
+}
+
+TEST_P(Lifecycle, StartStopRules) {
+  {
+    Runtime rt(scheduler(), 1);
+    EXPECT_FALSE(rt.running());
+    rt.stop();  // never started: nothing to do
+    EXPECT_FALSE(rt.running());
+  }
+  {
+    Runtime rt(scheduler(), 1);
+    rt.start();
+    EXPECT_TRUE(rt.running());
+    EXPECT_THROW(rt.start(), std::logic_error);
+    rt.stop();
+    rt.stop();  // a second stop is harmless
+    EXPECT_THROW(rt.start(), std::logic_error) << "a runtime does not restart";
+  }
+  {
+    Runtime rt(scheduler(), 3);
+    EXPECT_EQ(rt.worker_count(), 3u);
+    EXPECT_EQ(rt.scheduler_info().name, scheduler());
+    EXPECT_EQ(rt.stats().size(), 3u);
+  }
+}
+
+// Workers all parked (nothing to do) when stop() comes: each must be woken.
+TEST_P(Lifecycle, StopWhileAllWorkersAreParked) {
+  for (std::size_t workers : {1, 2, 4, 8}) {
+    Runtime rt(scheduler(), workers);
+    rt.start();
+    EXPECT_TRUE(test::eventually([&] {
+      for (const WorkerReport& r : rt.stats()) {
+        if (r.parks == 0) return false;
+      }
+      return true;
+    })) << workers << " workers: not every idle worker parked";
+    const auto t0 = Clock::now();
+    rt.stop();
+    EXPECT_LT(Clock::now() - t0, 5s) << workers << " workers";
+  }
+}
+
+// Stop right after a few milliseconds, whether or not the workers parked yet.
+TEST_P(Lifecycle, StopSoonAfterStart) {
+  for (int i = 0; i < 20; ++i) {
+    Runtime rt(scheduler(), test::default_workers);
+    rt.start();
+    std::this_thread::sleep_for(std::chrono::microseconds(200 * (i % 5)));
+    rt.stop();
+  }
+}
+
+TEST_P(Lifecycle, DestructorStopsAndFinishesWork) {
+  std::atomic<int> ran{0};  // outlives the runtime
+  CownRef c = CownRef::make();
+  {
+    Runtime rt(scheduler(), test::default_workers);
+    rt.start();
+    Cown* cs[] = {c.get()};
+    rt.schedule(new LoopBehaviour(cs, 100, 0));
+    for (int i = 0; i < 100; ++i) when(rt, {c.get()}, [&] { ran++; });
+  }
+  EXPECT_EQ(ran.load(), 100);
+}
+
+TEST_P(Lifecycle, DestroyNeverStartedRuntime) {
+  for (int i = 0; i < 10; ++i) Runtime rt(scheduler(), 1 + i % 4);
+}
+
+// Many runtimes one after another, with and without work, stopped
+// explicitly or by their destructor.
+TEST_P(Lifecycle, ManyStartStopCycles) {
+  constexpr int cycles = 200;
+  std::uint64_t expected_total = 0;
+  std::atomic<std::uint64_t> ran{0};
+  for (int i = 0; i < cycles; ++i) {
+    CownRef c = CownRef::make();
+    CownRef d = CownRef::make();
+    std::uint64_t expected = 0;
+    {
+      Runtime rt(scheduler(), 1 + i % 4);
+      rt.start();
+      if (i % 3 != 0) {
+        for (int k = 0; k < 20; ++k) {
+          Cown* set = k % 2 ? c.get() : d.get();
+          when(rt, {set, c.get()}, [&] {
+            ran++;
+            when(WorkerContext::current()->runtime(), {d.get()}, [&] { ran++; });
+          });
+          expected += 2;
+        }
+      }
+      if (i % 5 != 0) {
+        rt.stop();
+        EXPECT_EQ(test::total_behaviours_run(rt), expected) << "cycle " << i;
+      }
+    }
+    expected_total += expected;
+    ASSERT_EQ(ran.load(), expected_total) << "cycle " << i;
+  }
+}
+
+}  // namespace
+}  // namespace boc
