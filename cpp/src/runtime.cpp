@@ -62,10 +62,11 @@ WorkerContext* Runtime::local_worker() const noexcept {
 void Runtime::schedule(Behaviour* b) {
   terminator_.add();
   const std::size_t n = b->count_;
+  b->runtime_ = this;
   // One count per cown, plus one held until every request is queued, so the
   // behaviour cannot be dispatched while this thread still links it.
-  // Relaxed: the exchanges below publish it (release) before any other
-  // thread can reach this behaviour.
+  // Relaxed: the exchanges below publish it, and runtime_, (release) before
+  // any other thread can reach this behaviour.
   b->countdown_.store(n + 1, std::memory_order_relaxed);
 
   // Phase 1: queue a request on every cown, in id order.
@@ -123,19 +124,24 @@ void Runtime::release(Behaviour& b, WorkerContext* from) {
     Behaviour* successor = next->behaviour;
     // acq_rel: releases this body's writes to the successor's dispatcher.
     if (successor->countdown_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // Dispatched from the releasing worker: producer locality.
-      scheduler_->dispatch(successor, from);
+      // Dispatched from the releasing worker (producer locality), but by the
+      // runtime that scheduled the successor: two runtimes may share a cown,
+      // and to another runtime this worker is an outside thread.
+      Runtime& owner = *successor->runtime_;
+      owner.scheduler_->dispatch(successor, &owner == this ? from : nullptr);
     }
   }
 }
 
 void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
+  w.running_body_ = true;
   try {
     b->run();
   } catch (...) {
     std::lock_guard<std::mutex> guard(errors_mutex_);
     errors_.push_back(std::current_exception());
   }
+  w.running_body_ = false;
   release(*b, &w);
   delete b;
   w.stats_.behaviours_run.add();

@@ -43,6 +43,13 @@ class WorkerContext {
   WorkerStats& stats() noexcept { return stats_; }
   const WorkerStats& stats() const noexcept { return stats_; }
 
+  // True while this worker runs a behaviour's body; false while it releases
+  // the cowns afterwards. A strategy can tell work scheduled from inside a
+  // body (which may go on for long) from successors released at its end
+  // (this worker looks for work right after). Only this worker's thread
+  // reads or writes it, as dispatch(b, from) runs on the thread of `from`.
+  bool running_body() const noexcept { return running_body_; }
+
   // The worker the calling thread is, or null on any other thread.
   static WorkerContext* current() noexcept;
 
@@ -68,6 +75,7 @@ class WorkerContext {
   std::atomic<std::int64_t> started_ns_{0};
   std::atomic<std::int64_t> stopped_ns_{0};
   std::atomic<std::int64_t> idle_since_ns_{0};  // 0 unless waiting now
+  bool running_body_ = false;
 };
 
 }  // namespace boc
