@@ -82,7 +82,7 @@ void bind_cown(nb::module_& m) {
           "For the cown returned by ``@when``: the exception the body raised, else None.")
       .def_prop_ro(
           "id", [](const PyCown& c) { return c.core->id(); },
-          "Stable identity; behaviours acquire their cowns in increasing id order.")
+          "Stable, unique identity; behaviours acquire their cowns in id order.")
       .def("__repr__", [](const PyCown& c) { return "<boc.Cown id=" + std::to_string(c.core->id()) + ">"; });
 }
 

@@ -60,7 +60,8 @@ WorkerContext* Runtime::local_worker() const noexcept {
 
 // Two-phase scheduling over the cowns' request queues.
 void Runtime::schedule(Behaviour* b) {
-  terminator_.add();
+  WorkerContext* const here = local_worker();
+  terminator_.add(here != nullptr ? &here->credits_ : nullptr);
   const std::size_t n = b->count_;
   b->runtime_ = this;
   // One count per cown, plus one held until every request is queued, so the
@@ -98,7 +99,7 @@ void Runtime::schedule(Behaviour* b) {
   // Drop the extra count and the cowns acquired at once. acq_rel: whoever
   // reaches zero dispatches and must see every hand-off before it.
   if (b->countdown_.fetch_sub(acquired + 1, std::memory_order_acq_rel) == acquired + 1) {
-    scheduler_->dispatch(b, local_worker());
+    scheduler_->dispatch(b, here);
   }
 }
 
@@ -146,7 +147,7 @@ void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
   delete b;
   w.stats_.behaviours_run.add();
   w.after_behaviour();
-  terminator_.remove();
+  terminator_.remove(w.credits_);
 }
 
 void Runtime::worker_loop(WorkerContext& w) {
@@ -155,6 +156,7 @@ void Runtime::worker_loop(WorkerContext& w) {
   for (;;) {
     Behaviour* b = scheduler_->next(w, false);
     if (b == nullptr) {
+      terminator_.flush(w.credits_);  // about to wait: quiescence may hinge on our credits
       w.suspend_resources();
       const std::int64_t t0 = now_ns();
       w.idle_since_ns_.store(t0, std::memory_order_relaxed);

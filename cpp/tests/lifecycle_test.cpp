@@ -32,16 +32,37 @@ TEST(Terminator, StartsQuiescent) {
 
 TEST(Terminator, WaitTimesOutWhileSomethingIsInFlight) {
   Terminator t;
-  t.add();
-  t.add();
+  Terminator::Credits worker;
+  t.add(nullptr);
+  t.add(nullptr);
   EXPECT_EQ(t.in_flight(), 2);
   const auto t0 = Clock::now();
   EXPECT_FALSE(t.wait_until(t0 + 20ms));
   EXPECT_GE(Clock::now() - t0, 20ms);
-  t.remove();
+  t.remove(worker);
+  t.flush(worker);
   EXPECT_FALSE(t.wait_until(Clock::now() + 1ms));
-  t.remove();
+  t.remove(worker);
+  t.flush(worker);
   EXPECT_EQ(t.in_flight(), 0);
+  EXPECT_TRUE(t.wait_until(Clock::now() + 1ms));
+}
+
+// A finished behaviour stays counted as a credit until its worker flushes,
+// so the count never reads zero early; scheduling spends credits first.
+TEST(Terminator, CreditsKeepTheCountUntilFlushed) {
+  Terminator t;
+  Terminator::Credits worker;
+  t.add(&worker);  // no credit yet: counted
+  t.remove(worker);
+  EXPECT_EQ(t.in_flight(), 1);
+  EXPECT_FALSE(t.wait_until(Clock::now() + 1ms));
+  t.add(&worker);  // spends the credit: the count does not move
+  EXPECT_EQ(worker.held, 0);
+  EXPECT_EQ(t.in_flight(), 1);
+  t.remove(worker);
+  t.flush(worker);
+  EXPECT_EQ(worker.held, 0);
   EXPECT_TRUE(t.wait_until(Clock::now() + 1ms));
 }
 
@@ -57,11 +78,13 @@ TEST(Terminator, WaiterIsWokenByTheLastRemove) {
       if (round.load() > i) return;  // the waiter gave up
       // Vary the race: sometimes remove at once, sometimes a little later.
       for (int s = 0; s < (i % 7) * 50; ++s) std::this_thread::yield();
-      t.remove();
+      Terminator::Credits finished;
+      t.remove(finished);
+      t.flush(finished);
     }
   });
   for (int i = 0; i < rounds; ++i) {
-    t.add();
+    t.add(nullptr);
     round.store(i);
     const auto t0 = Clock::now();
     // wait_until checks the count again at the deadline, so a lost wake-up

@@ -1,5 +1,6 @@
 // The BoC protocol: cown sets (sorting, de-duplication), FIFO per cown,
 // exclusive access, nested scheduling and deadlock freedom.
+#include <set>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -57,9 +58,24 @@ std::vector<Cown*> cowns_at(const CownPool& pool, const std::vector<std::size_t>
 // ---------------------------------------------------------------------------
 // Cown sets, without a runtime.
 
-TEST(Cown, IdsAreUniqueAndIncreaseWithCreation) {
-  CownPool pool(16);
+TEST(Cown, IdsIncreaseWithCreationOnOneThread) {
+  CownPool pool(3000);  // crosses a per-thread block of ids
   for (std::size_t i = 1; i < pool.size(); ++i) EXPECT_LT(pool[i - 1]->id(), pool[i]->id());
+}
+
+TEST(Cown, IdsAreUniqueAcrossThreads) {
+  constexpr std::size_t threads = 4, per_thread = 3000;
+  std::vector<std::vector<std::uint64_t>> ids(threads);
+  std::vector<std::thread> makers;
+  for (std::size_t t = 0; t < threads; ++t) {
+    makers.emplace_back([&ids, t] {
+      for (std::size_t i = 0; i < per_thread; ++i) ids[t].push_back(CownRef::make()->id());
+    });
+  }
+  for (std::thread& m : makers) m.join();
+  std::set<std::uint64_t> all;
+  for (const auto& mine : ids) all.insert(mine.begin(), mine.end());
+  EXPECT_EQ(all.size(), threads * per_thread);
 }
 
 TEST(Behaviour, SortsCownsById) {

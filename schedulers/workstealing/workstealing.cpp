@@ -27,7 +27,9 @@ const std::vector<CounterInfo>& counter_infos() {
   static const std::vector<CounterInfo> counters = {
       {"dispatch_next_slot",
        "behaviours released by bodies this worker ran, put in its next slot (an earlier one there moves to its queue)"},
-      {"dispatch_local", "behaviours scheduled from inside bodies this worker ran, put in its own queue"},
+      {"dispatch_local",
+       "behaviours put in this worker's own queue: scheduled from inside its bodies, or released by a body that "
+       "had scheduled some"},
       {"dispatch_remote",
        "behaviours dispatched from outside the pool into this worker's queue (counted on the receiving worker)"},
       {"pop_next_slot", "behaviours this worker took from its next slot"},
@@ -124,9 +126,13 @@ bool WorkStealingScheduler::sieve(QueueNode* n) noexcept {
 void WorkStealingScheduler::dispatch(Behaviour* b, WorkerContext* from) {
   if (from != nullptr) {
     Worker& me = worker(from->index());
-    if (from->running_body()) {
+    if (from->running_body() || me.body_scheduled) {
       // Scheduled from inside a body, which may go on for long: into our
       // own queue, where an idle peer can take it, and wake one to do so.
+      // A successor released by a body that scheduled work queues behind
+      // that work: a producer's continuation must not overtake its own
+      // children (it would run ahead, batch after batch, piling them up).
+      me.body_scheduled = true;
       me.count(dispatch_local);
       me.queue.enqueue(b);
       published(&me, ParkingLot::none);
@@ -255,6 +261,7 @@ WorkStealingScheduler::Found WorkStealingScheduler::search(Worker& me) noexcept 
 
 Behaviour* WorkStealingScheduler::next(WorkerContext& ctx, bool block) {
   Worker& me = worker(ctx.index());
+  me.body_scheduled = false;  // a new body is about to run
   // 1. Locality: what this worker dispatched last, a batch at a time.
   if (me.next_slot != nullptr && me.batch_left > 0) {
     --me.batch_left;

@@ -5,8 +5,9 @@
 // "next slot", a fairness token and a parking spot. In pseudocode:
 //
 //   dispatch(b) on worker w, released as a body ended:   -- producer locality
-//       if w.next is taken: move it to the back of w's queue, wake a sleeper
-//       w.next = b
+//       if that body scheduled work: append b to w's queue, wake a sleeper
+//       else: if w.next is taken: move it to the back of w's queue, wake a
+//             sleeper; w.next = b
 //   dispatch(b) on worker w, from inside a running body:
 //       append b to w's queue, wake a sleeper
 //   dispatch(b) from outside the pool:                   -- spread
@@ -17,7 +18,10 @@
 // released at the end of a body is best there: its worker is about to look
 // for work. But a body that schedules work and then runs on for long would
 // hide that work from idle peers; so work scheduled from inside a body
-// goes to the queue at once. WorkerContext::running_body() tells which.)
+// goes to the queue at once. WorkerContext::running_body() tells which.
+// And a body's successor queues behind the work that body scheduled: in a
+// fan-out, the producer's next step would otherwise overtake its children
+// again and again, up to batch_limit steps ahead, piling children up.)
 //
 //   next(w):
 //       if w.next and fewer than batch_limit taken from it in a row:
@@ -154,6 +158,7 @@ class WorkStealingScheduler final : public Scheduler {
     alignas(platform::cache_line) Behaviour* next_slot = nullptr;
     std::size_t batch_left = 0;
     std::size_t victim = 0;      // the last worker stolen from (or tried)
+    bool body_scheduled = false; // the body that ran last scheduled work
     bool token_sent = false;     // the token has been sent round at least once
     // Written by the owner, read by anyone. (The dispatch_remote entry is
     // unused: that count lives in remote_dispatches.)

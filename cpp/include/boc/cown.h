@@ -11,12 +11,12 @@ struct Slot;
 
 class Cown {
  public:
-  Cown() noexcept : id_(next_id_.fetch_add(1, std::memory_order_relaxed)) {}
+  Cown() noexcept : id_(new_id()) {}
   Cown(const Cown&) = delete;
   Cown& operator=(const Cown&) = delete;
 
-  // Stable, unique, increasing with creation: behaviours acquire cowns in
-  // this order, which is what makes two-phase locking deadlock-free.
+  // Stable and unique: behaviours acquire cowns in id order, which is what
+  // makes two-phase locking deadlock-free.
   std::uint64_t id() const noexcept { return id_; }
 
   void retain() noexcept {
@@ -40,7 +40,20 @@ class Cown {
   std::atomic<std::uint32_t> refs_{1};
   const std::uint64_t id_;
 
-  static inline std::atomic<std::uint64_t> next_id_{1};
+  // Ids come in blocks per thread, so that threads creating many cowns do
+  // not all increment one shared counter.
+  static std::uint64_t new_id() noexcept {
+    constexpr std::uint64_t block = 1024;
+    thread_local std::uint64_t next = 0, end = 0;
+    if (next == end) {
+      // Relaxed: only uniqueness matters, which the atomic increment gives.
+      next = next_block_.fetch_add(block, std::memory_order_relaxed);
+      end = next + block;
+    }
+    return next++;
+  }
+
+  static inline std::atomic<std::uint64_t> next_block_{1};
 };
 
 // An owning, intrusive reference to a cown.

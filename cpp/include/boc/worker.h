@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "boc/counter.h"
+#include "boc/terminator.h"
 
 namespace boc {
 
@@ -76,6 +77,7 @@ class WorkerContext {
   std::atomic<std::int64_t> stopped_ns_{0};
   std::atomic<std::int64_t> idle_since_ns_{0};  // 0 unless waiting now
   bool running_body_ = false;
+  Terminator::Credits credits_;  // see terminator.h
 };
 
 }  // namespace boc
