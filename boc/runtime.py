@@ -47,6 +47,16 @@ def counters(scheduler: str | None = None) -> dict[str, str]:
     return {"worker": "index of the worker", **_info(scheduler or DEFAULT_SCHEDULER)["counters"]}
 
 
+def sources(scheduler: str | None = None) -> dict[str, str]:
+    """A strategy's source counters: counter name -> where its behaviours came from.
+
+    Each source counter counts the behaviours a worker took from one place
+    (``"shared queue"``, ``"next slot"``, ``"own queue"``, ``"stolen"``, ...);
+    per worker, they add up to ``behaviors_run``.
+    """
+    return dict(_info(scheduler or DEFAULT_SCHEDULER)["sources"])
+
+
 def options(scheduler: str | None = None) -> dict[str, dict[str, Any]]:
     """A strategy's options: name -> {description, default, min, max}."""
     return _info(scheduler or DEFAULT_SCHEDULER)["options"]

@@ -171,3 +171,14 @@ def test_report_total_sums_a_counter(scheduler: str) -> None:
     report = boc.wait()
     assert report.total("behaviors_run") == sum(s["behaviors_run"] for s in report.stats) == 40
     assert report.total("no_such_counter") == 0
+
+
+def test_source_counters_add_up_to_behaviors_run(scheduler: str) -> None:
+    """Every scheduler says where each behaviour came from: per worker, its
+    source counters (boc.sources) sum to behaviors_run, which the plots rely on."""
+    sources = boc.sources(scheduler)
+    assert sources, f"{scheduler} declares no source counters"
+    assert set(sources) <= set(boc.counters(scheduler))
+    report = _busy_run(scheduler)
+    for worker in report.stats:
+        assert sum(worker[name] for name in sources) == worker["behaviors_run"], worker

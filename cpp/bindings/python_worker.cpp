@@ -1,6 +1,8 @@
 #include "python_worker.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 namespace boc::python {
 
@@ -8,14 +10,61 @@ namespace {
 thread_local PythonWorker* this_worker = nullptr;
 
 // How long a worker may keep the lock across behaviours before it lets
-// other threads (the main thread, other workers) have a turn.
-constexpr std::int64_t hold_budget_ns = 1'000'000;
+// other threads (the main thread, other workers) have a turn; about
+// CPython's own switch interval.
+constexpr std::int64_t hold_budget_ns = 5'000'000;
 
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+#ifndef Py_GIL_DISABLED
+// Workers take turns at the interpreter lock. Without this, a worker that
+// found one behaviour would block on the lock and, after CPython's switch
+// interval, force the running worker off it in the middle of a stream of
+// Python bodies; with small bodies the two then trade the lock (each trade
+// a wake-up of a sleeping thread) far more often than they run Python. A
+// worker waits here, holding no lock, until the worker whose turn it is
+// lets go on its own (it ran out of work, ran a native body, or used up its
+// budget). The main thread does not take turns: CPython's own switching
+// shares the lock between it and the worker whose turn it is.
+//
+// A turn is advice, not a lock: a body may release the interpreter lock
+// itself (a sleep, I/O, a native call) and go on for long, so a waiter
+// gives up waiting for the turn after about a switch interval and competes
+// for the interpreter lock as threads normally do.
+class Turn {
+ public:
+  // True if `w` got the turn (and must give it back).
+  bool take(const PythonWorker* w) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!free_.wait_for(lock, std::chrono::nanoseconds(hold_budget_ns), [this] { return owner_ == nullptr; })) {
+      return false;
+    }
+    owner_ = w;
+    return true;
+  }
+  void give_back() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      owner_ = nullptr;
+    }
+    free_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable free_;
+  const PythonWorker* owner_ = nullptr;
+};
+
+Turn& turn() {
+  static Turn* t = new Turn();  // never destroyed: workers may outlive statics
+  return *t;
+}
+#endif
 }  // namespace
 
 PythonWorker::PythonWorker(PyInterpreterState* interpreter)
@@ -32,6 +81,9 @@ PythonWorker& PythonWorker::of(WorkerContext& w, PyInterpreterState* interpreter
 void PythonWorker::hold() {
   ran_python_ = true;
   if (held_) return;
+#ifndef Py_GIL_DISABLED
+  has_turn_ = turn().take(this);
+#endif
   PyEval_RestoreThread(thread_state_);
   held_ = true;
   held_since_ns_ = now_ns();
@@ -41,6 +93,14 @@ void PythonWorker::let_go() noexcept {
   if (!held_) return;
   PyEval_SaveThread();
   held_ = false;
+  give_back_turn();
+}
+
+void PythonWorker::give_back_turn() noexcept {
+#ifndef Py_GIL_DISABLED
+  if (has_turn_) turn().give_back();
+  has_turn_ = false;
+#endif
 }
 
 void PythonWorker::after_behaviour() noexcept {
@@ -50,9 +110,10 @@ void PythonWorker::after_behaviour() noexcept {
 }
 
 void PythonWorker::retire() noexcept {
-  if (!held_) PyEval_RestoreThread(thread_state_);
+  hold();
   PyThreadState_Clear(thread_state_);
-  PyThreadState_DeleteCurrent();  // also releases the lock
+  PyThreadState_DeleteCurrent();  // also releases the interpreter lock
+  give_back_turn();
   this_worker = nullptr;
   delete this;
 }

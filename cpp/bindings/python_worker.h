@@ -14,6 +14,8 @@ namespace boc::python {
 // a Python body and keeps it while Python bodies follow each other, so a busy
 // worker does not hand the lock back and forth per behaviour; it lets go after
 // a non-Python behaviour, after a time budget, and before the worker sleeps.
+// Workers also take turns at the lock, so that they trade it when one runs
+// out of Python work rather than whenever CPython's switch interval ends.
 class PythonWorker final : public WorkerResource {
  public:
   // The calling worker's instance, created on first use.
@@ -29,9 +31,11 @@ class PythonWorker final : public WorkerResource {
  private:
   explicit PythonWorker(PyInterpreterState* interpreter);
   void let_go() noexcept;
+  void give_back_turn() noexcept;
 
   PyThreadState* thread_state_;
   bool held_ = false;
+  bool has_turn_ = false;  // see Turn in python_worker.cpp
   bool ran_python_ = false;  // since the last after_behaviour()
   std::int64_t held_since_ns_ = 0;
 };

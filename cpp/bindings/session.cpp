@@ -132,7 +132,7 @@ nb::object config() {
 }
 
 nb::dict describe(const SchedulerInfo& info) {
-  nb::dict options, counters;
+  nb::dict options, counters, sources;
   for (const OptionInfo& o : info.options) {
     nb::dict d;
     d["description"] = o.description;
@@ -142,11 +142,15 @@ nb::dict describe(const SchedulerInfo& info) {
     options[o.name.c_str()] = d;
   }
   for (const CounterInfo& c : core_counters()) counters[c.name.c_str()] = c.description;
-  for (const CounterInfo& c : info.counters) counters[c.name.c_str()] = c.description;
+  for (const CounterInfo& c : info.counters) {
+    counters[c.name.c_str()] = c.description;
+    if (!c.source.empty()) sources[c.name.c_str()] = c.source;
+  }
   nb::dict d;
   d["description"] = info.description;
   d["options"] = options;
   d["counters"] = counters;
+  d["sources"] = sources;
   return d;
 }
 

@@ -69,7 +69,7 @@ const RegisterScheduler registration({
     .counters =
         {
             {"dispatches", "behaviours this worker made runnable (outside threads are not counted)"},
-            {"pops", "behaviours this worker took from the shared queue"},
+            {"pops", "behaviours this worker took from the shared queue", "shared queue"},
             {"notifies", "times this worker woke a sleeping worker"},
         },
     .create = [](const Options&) -> std::unique_ptr<Scheduler> { return std::make_unique<CentralScheduler>(); },

@@ -25,6 +25,10 @@ struct OptionInfo {
 struct CounterInfo {
   std::string name;
   std::string description;
+  // Non-empty for a source counter: it counts the behaviours this worker
+  // took from one place ("shared queue", "stolen", ...). A strategy's
+  // source counters add up, per worker, to behaviors_run.
+  std::string source = {};
 };
 
 // Every option of the strategy, with defaults filled in.

@@ -1,0 +1,166 @@
+"""The command line every workload script shares."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boc
+from harness import measure, plots, probe, results, sweep
+from harness.workload import Workload
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,2,4, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return sorted(set(values))
+
+
+def _name_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def parser_for(workload: Workload) -> argparse.ArgumentParser:
+    """The harness's options, then the workload's own."""
+    p = argparse.ArgumentParser(
+        prog=f"{workload.name}.py",
+        description=f"Sweep the {workload.name} workload over schedulers and worker counts.",
+    )
+    sweep_opts = p.add_argument_group("sweep")
+    sweep_opts.add_argument("--schedulers", type=_name_list, default=None,
+                            help="comma-separated strategies (default: every compiled-in one: "
+                            + ", ".join(sorted(boc.schedulers())) + ")")
+    sweep_opts.add_argument("--workers", type=_int_list, default=None,
+                            help="comma-separated worker counts (default: 1 up to the CPU count)")
+    sweep_opts.add_argument("--repeats", type=int, default=None, help="measurements per point (default 3)")
+    sweep_opts.add_argument("--quick", action="store_true",
+                            help="a small sweep (workers 1,2, one repeat, a short workload) for a smoke test")
+    sweep_opts.add_argument("--seed", type=int, default=0, help="seed of the shuffled run order")
+    if workload.baselines:
+        sweep_opts.add_argument("--baseline", type=_name_list, default=[],
+                                help="also run another runtime on the same shape: " + ", ".join(workload.baselines))
+        sweep_opts.add_argument("--baseline-python", default=sys.executable,
+                                help="the interpreter that runs the baselines (default: this one)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, default=Path("results"), help="folder for result folders (default: results)")
+    out.add_argument("--plot", action="store_true", help="write PNG figures beside the data")
+    out.add_argument("--show", action="store_true", help="also open the figures (implies --plot)")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--measure-one", metavar="SPEC", help=argparse.SUPPRESS)
+    workload.add_arguments(p.add_argument_group(f"{workload.name} workload"))  # type: ignore[arg-type]
+    return p
+
+
+def _check(p: argparse.ArgumentParser, workload: Workload, args: argparse.Namespace) -> None:
+    known = boc.schedulers()
+    for name in args.schedulers:
+        if name not in known:
+            p.error(f"unknown scheduler {name!r}; available: {', '.join(sorted(known))}")
+    if args.repeats < 1:
+        p.error(f"--repeats must be >= 1, got {args.repeats}")
+    for name in getattr(args, "baseline", []):
+        if name not in workload.baselines:
+            p.error(f"unknown baseline {name!r}; available: {', '.join(workload.baselines)}")
+        found = subprocess.run([args.baseline_python, "-c", f"import {name}"], capture_output=True)
+        if found.returncode != 0:
+            p.error(
+                f"baseline {name!r} is not importable by {args.baseline_python}; install it there "
+                f"(bocpy: pip install bocpy==0.14.0, Python 3.12 or newer) or pass --baseline-python"
+            )
+    try:
+        workload.check(args)
+    except ValueError as e:
+        p.error(str(e))
+
+
+def _apply_defaults(p: argparse.ArgumentParser, workload: Workload, args: argparse.Namespace) -> None:
+    """Fill what the user left out; --quick changes only those defaults."""
+    if args.schedulers is None:
+        args.schedulers = sorted(boc.schedulers())
+    if args.workers is None:
+        args.workers = [1, 2] if args.quick else list(range(1, (os.cpu_count() or 1) + 1))
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.quick:
+        for name, value in workload.quick.items():
+            if getattr(args, name) == p.get_default(name):
+                setattr(args, name, value)
+    if args.show:
+        args.plot = True
+
+
+def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
+    """Run the workload's sweep from the command line; the exit status."""
+    p = parser_for(workload)
+    args = p.parse_args(argv)
+    if args.measure_one is not None:
+        measure.run_one(workload, args.measure_one)
+        return 0
+    _apply_defaults(p, workload, args)
+    _check(p, workload, args)
+
+    params = workload.params(args)
+    baselines = {name: args.baseline_python for name in getattr(args, "baseline", [])}
+    plan = sweep.Plan(
+        workload=workload, script=Path(script).resolve(), schedulers=args.schedulers,
+        workers=args.workers, repeats=args.repeats, params=params, baselines=baselines, seed=args.seed,
+    )
+    probe_processes = max(args.workers)
+    probe_seconds = 0.2 if args.quick else 0.5
+    started = time.time()
+    before = probe.cpu_capacity(probe_processes, probe_seconds)
+    try:
+        runs, workers = sweep.run(plan, progress=not args.no_progress)
+    except sweep.SweepError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    after = probe.cpu_capacity(probe_processes, probe_seconds)
+
+    meta: dict[str, Any] = {
+        "workload": workload.name,
+        "metric": workload.metric,
+        "command": [sys.executable, *sys.argv],
+        "git_revision": results.git_revision(REPO),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "sweep_s": round(time.time() - started, 3),
+        "schedulers": args.schedulers,
+        "baselines": {name: args.baseline_python for name in baselines},
+        "workers": args.workers,
+        "repeats": args.repeats,
+        "quick": args.quick,
+        "seed": args.seed,
+        "params": params,
+        "cpu_probe": {"before": before, "after": after,
+                      "ok": probe.capacity_ok(before) and probe.capacity_ok(after)},
+        "sources": {name: boc.sources(name) for name in args.schedulers},
+        **results.environment(),
+    }
+    folder = results.write(args.out, workload.name, runs, workers, meta)
+
+    table = results.summarize(runs)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    for line in results.spread_warnings(table):
+        print(f"warning: {line}", file=sys.stderr)
+    if not meta["cpu_probe"]["ok"]:
+        print(
+            f"warning: the CPU probe saw {before['speedup']}x then {after['speedup']}x from "
+            f"{probe_processes} processes (expected about {probe_processes}x): this machine "
+            "delivered less parallel CPU than it has; do not trust multi-worker figures from this run",
+            file=sys.stderr,
+        )
+    if args.plot:
+        for path in plots.draw(folder, runs, workers, meta, show=args.show):
+            print(f"figure: {path}")
+    print(f"results: {folder}")
+    return 0
