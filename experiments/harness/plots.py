@@ -28,14 +28,22 @@ def _pyplot(show: bool) -> Any:
     return plt
 
 
-def _throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], ax: Any, style: str = "-", label_suffix: str = "") -> None:
+def _colours(*frames: pd.DataFrame) -> dict[str, Any]:
+    """One colour per scheduler name, the same in every figure."""
+    names = sorted(set().union(*(set(f["scheduler"]) for f in frames)))
+    palette = matplotlib.colormaps["tab10"]
+    return {name: palette(i % 10) for i, name in enumerate(names)}
+
+
+def _throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], ax: Any, colours: dict[str, Any],
+                style: str = "-", label_suffix: str = "") -> None:
     table = runs.groupby(["scheduler", "workers"])["throughput"].agg(["median", "min", "max"]).reset_index()
     for scheduler, rows in table.groupby("scheduler"):
         rows = rows.sort_values("workers")
         ax.errorbar(
             rows["workers"], rows["median"],
             yerr=[rows["median"] - rows["min"], rows["max"] - rows["median"]],
-            fmt=style, marker="o", capsize=4, label=f"{scheduler}{label_suffix}",
+            fmt=style, marker="o", capsize=4, color=colours[scheduler], label=f"{scheduler}{label_suffix}",
         )
     ax.set_xlabel("workers")
     ax.set_ylabel(meta.get("metric", "throughput"))
@@ -47,7 +55,7 @@ def _throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], ax: Any, sty
 
 def throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    _throughput(plt, runs, meta, ax)
+    _throughput(plt, runs, meta, ax, _colours(runs))
     ax.set_title(f"{meta['workload']}: median of {meta['repeats']} repeat(s), bars span min..max")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -151,8 +159,9 @@ def compare(a: tuple[pd.DataFrame, dict[str, Any]], b: tuple[pd.DataFrame, dict[
     """Overlay the throughput of two result folders (solid: first, dashed: second)."""
     plt = _pyplot(show)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    _throughput(plt, a[0], a[1], ax, "-", f" ({labels[0]})")
-    _throughput(plt, b[0], b[1], ax, "--", f" ({labels[1]})")
+    colours = _colours(a[0], b[0])
+    _throughput(plt, a[0], a[1], ax, colours, "-", f" ({labels[0]})")
+    _throughput(plt, b[0], b[1], ax, colours, "--", f" ({labels[1]})")
     ax.set_title(f"{a[1]['workload']}: {labels[0]} vs {labels[1]}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

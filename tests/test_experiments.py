@@ -1,0 +1,115 @@
+"""The experiment scripts: a quick sweep runs end to end and leaves tidy data
+and figures; bad arguments fail clearly and leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import boc
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+RUN_COLUMNS = {"run", "repeat", "scheduler", "workers", "throughput", "elapsed_s", "items", "expected", "behaviors_run"}
+WORKER_COLUMNS = {"run", "repeat", "scheduler", "workers", "worker", "behaviors_run", "parks", "busy_ns", "idle_ns"}
+FIGURES = {"throughput.png", "sources.png", "idle.png", "balance.png"}
+
+
+def _run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run(
+        [sys.executable, str(EXPERIMENTS / script), *args],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )
+
+
+def _only_folder(root: Path) -> Path:
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+@pytest.mark.parametrize(
+    "script, extra",
+    [("fanout.py", []), ("fanout.py", ["--body", "native"]), ("chain.py", [])],
+    ids=["fanout-python", "fanout-native", "chain"],
+)
+def test_quick_sweep_writes_data_and_figures(tmp_path: Path, script: str, extra: list[str]) -> None:
+    """--quick measures every scheduler on 1 and 2 workers and writes the documented files."""
+    done = _run(script, "--quick", "--plot", "--no-progress", "--out", str(tmp_path), *extra)
+    assert done.returncode == 0, done.stderr
+    folder = _only_folder(tmp_path)
+    assert folder.name.startswith(script.removesuffix(".py") + "-")
+
+    runs = pd.read_csv(folder / "runs.csv")
+    assert RUN_COLUMNS <= set(runs.columns)
+    schedulers = set(boc.schedulers())
+    assert {(s, w) for s in schedulers for w in (1, 2)} == set(zip(runs["scheduler"], runs["workers"]))
+    assert (runs["items"] == runs["expected"]).all()  # the count check
+    assert (runs["throughput"] > 0).all()
+
+    workers = pd.read_csv(folder / "workers.csv")
+    assert WORKER_COLUMNS <= set(workers.columns)
+    # One row per worker per run, and the per-worker counts add up to the run's.
+    assert len(workers) == runs["workers"].sum()
+    per_run = workers.groupby("run")["behaviors_run"].sum()
+    assert (per_run.sort_index().to_numpy() == runs.sort_values("run")["behaviors_run"].to_numpy()).all()
+
+    meta = json.loads((folder / "meta.json").read_text())
+    for key in ("git_revision", "boc_version", "python", "platform", "cpu_count", "command", "params", "cpu_probe"):
+        assert key in meta
+    assert {"before", "after", "ok"} <= set(meta["cpu_probe"])
+    assert FIGURES <= {p.name for p in folder.glob("*.png")}
+
+    # plot.py redraws from the CSVs alone.
+    for png in folder.glob("*.png"):
+        png.unlink()
+    redraw = _run("plot.py", str(folder))
+    assert redraw.returncode == 0, redraw.stderr
+    assert FIGURES <= {p.name for p in folder.glob("*.png")}
+
+
+def test_compare_overlays_two_folders(tmp_path: Path) -> None:
+    """compare.py prints both medians with their ratio and writes a figure."""
+    for _ in range(2):
+        done = _run("chain.py", "--quick", "--workers", "1", "--no-progress", "--out", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+    a, b = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    out = tmp_path / "cmp.png"
+    done = _run("compare.py", str(a), str(b), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "ratio" in done.stdout and out.is_file()
+
+
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        ("fanout.py", ["--schedulers", "nope"], "unknown scheduler 'nope'"),
+        ("fanout.py", ["--workers", "0"], "positive integers"),
+        ("fanout.py", ["--workers", "a,b"], "comma-separated integers"),
+        ("fanout.py", ["--repeats", "0"], "--repeats must be >= 1"),
+        ("fanout.py", ["--steps", "0"], "--steps must be >= 1"),
+        ("fanout.py", ["--body", "java"], "invalid choice"),
+        ("fanout.py", ["--baseline", "nope"], "unknown baseline 'nope'"),
+        ("chain.py", ["--ring-size", "2", "--group", "2"], "--ring-size (2) must be at least"),
+        ("chain.py", ["--hops", "-1"], "--hops must be >= 1"),
+    ],
+)
+def test_bad_arguments_fail_clearly_and_write_nothing(tmp_path: Path, script: str, args: list[str], message: str) -> None:
+    out = tmp_path / "results"
+    done = _run(script, "--quick", "--out", str(out), *args, timeout=60)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_plot_and_compare_reject_a_folder_without_results(tmp_path: Path) -> None:
+    for script, args in (("plot.py", [str(tmp_path)]), ("compare.py", [str(tmp_path), str(tmp_path)])):
+        done = _run(script, *args, timeout=60)
+        assert done.returncode == 2
+        assert "is not a results folder" in done.stderr
