@@ -4,10 +4,12 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <span>
 
 #include "boc/cown.h"
 #include "boc/queue_node.h"
+#include "boc/recycler.h"
 
 namespace boc {
 
@@ -34,6 +36,20 @@ class Behaviour : public QueueNode {
   Behaviour(const Behaviour&) = delete;
   Behaviour& operator=(const Behaviour&) = delete;
   virtual ~Behaviour();
+
+  // A behaviour is allocated on the thread that schedules it and freed on
+  // the worker that runs it, often another one, a steady one-way flow in
+  // fan-out shapes: the recycler moves such blocks between threads a
+  // magazine at a time instead of contending on malloc per object (see
+  // recycler.h). The destructor is virtual, so delete passes the size of
+  // the most derived type. Over-aligned subclasses use the global aligned
+  // forms instead.
+  static void* operator new(std::size_t bytes) { return recycler::allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { recycler::deallocate(p, bytes); }
+  static void* operator new(std::size_t bytes, std::align_val_t align) { return ::operator new(bytes, align); }
+  static void operator delete(void* p, std::size_t bytes, std::align_val_t align) noexcept {
+    ::operator delete(p, bytes, align);
+  }
 
   // The body. Called once, on a worker, while the behaviour holds its cowns.
   // A body that throws has its exception recorded by the runtime.

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
+
+#include "boc/recycler.h"
 
 namespace boc {
 
@@ -14,6 +17,11 @@ class Cown {
   Cown() noexcept : id_(new_id()) {}
   Cown(const Cown&) = delete;
   Cown& operator=(const Cown&) = delete;
+
+  // Cowns made fresh per behaviour (fan-out children) are, like behaviours,
+  // made on one worker and freed on another: see recycler.h.
+  static void* operator new(std::size_t bytes) { return recycler::allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { recycler::deallocate(p, bytes); }
 
   // Stable and unique: behaviours acquire cowns in id order, which is what
   // makes two-phase locking deadlock-free.
