@@ -103,9 +103,23 @@ void deallocate_slow(void* block, std::size_t c) noexcept;
 
 }  // namespace detail
 
+// Under AddressSanitizer every block goes straight to ::operator new and
+// delete, so that a use after free of a behaviour or cown is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool bypass = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool bypass = true;
+#else
+inline constexpr bool bypass = false;
+#endif
+#else
+inline constexpr bool bypass = false;
+#endif
+
 // A block of at least `bytes` bytes. Any thread may free it.
 inline void* allocate(std::size_t bytes) {
-  if (detail::too_big(bytes)) return ::operator new(bytes);
+  if (bypass || detail::too_big(bytes)) return ::operator new(bytes);
   const std::size_t c = detail::class_of(bytes);
   detail::Magazine& loaded = detail::thread_cache.loaded[c];
   if (loaded.count != 0) return loaded.pop();
@@ -114,7 +128,7 @@ inline void* allocate(std::size_t bytes) {
 
 // Frees a block from allocate(bytes), with the same `bytes`.
 inline void deallocate(void* block, std::size_t bytes) noexcept {
-  if (detail::too_big(bytes)) {
+  if (bypass || detail::too_big(bytes)) {
     ::operator delete(block, bytes);
     return;
   }
