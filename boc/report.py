@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas
@@ -52,18 +52,3 @@ class RunReport:
         """The sum of one counter over all workers (0 for a report with no workers)."""
         return sum(int(s.get(counter, 0)) for s in self.stats)
 
-
-def summary(report: RunReport) -> dict[str, Any]:
-    """A flat dict of the run's configuration and totals, for tables of runs."""
-    row: dict[str, Any] = {
-        "scheduler": report.scheduler,
-        "workers": report.workers,
-        "elapsed_s": report.elapsed_s,
-        "errors": len(report.errors),
-    }
-    row.update({f"option_{k}": v for k, v in report.options.items()})
-    if report.stats:
-        for key in report.stats[0]:
-            if key != "worker":
-                row[key] = report.total(key)
-    return row

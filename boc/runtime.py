@@ -59,32 +59,22 @@ def sources(scheduler: str | None = None) -> dict[str, str]:
 
 def options(scheduler: str | None = None) -> dict[str, dict[str, Any]]:
     """A strategy's options: name -> {description, default, min, max}."""
-    return _info(scheduler or DEFAULT_SCHEDULER)["options"]
+    return {name: dict(spec) for name, spec in _info(scheduler or DEFAULT_SCHEDULER)["options"].items()}
 
 
 def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tuple[str, int, dict[str, int]]:
-    info = _info(scheduler)
+    _info(scheduler)
     if workers is None:
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int):
         raise TypeError(f"workers must be a positive int, got {type(workers).__name__}")
     if not 1 <= workers <= _MAX_WORKERS:
         raise ValueError(f"workers must be between 1 and {_MAX_WORKERS}, got {workers}")
-    resolved = {name: spec["default"] for name, spec in info["options"].items()}
     for name, value in given.items():
-        spec = info["options"].get(name)
-        if spec is None:
-            valid = ", ".join(sorted(info["options"])) or "none (it takes no options)"
-            raise ValueError(f"unknown option {name!r} for scheduler {scheduler!r}; valid options: {valid}")
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"option {name!r} must be an int, got {type(value).__name__}")
-        if not spec["min"] <= value <= spec["max"]:
-            raise ValueError(
-                f"option {name!r} of scheduler {scheduler!r} must be between "
-                f"{spec['min']} and {spec['max']}, got {value}"
-            )
-        resolved[name] = value
-    return scheduler, workers, resolved
+    # Names and ranges are checked by the core (ValueError naming what is accepted).
+    return scheduler, workers, _core.resolve_options(scheduler, given)
 
 
 def start(scheduler: str | None = None, workers: int | None = None, **options: int) -> None:

@@ -163,6 +163,16 @@ void bind_session(nb::module_& m) {
     return out;
   });
   m.def("start", &start, nb::arg("scheduler"), nb::arg("workers"), nb::arg("options"));
+  m.def(
+      "resolve_options",
+      [](const std::string& scheduler, const Options& given) {
+        try {
+          return Registry::resolve_options(Registry::instance().get(scheduler), given);
+        } catch (const std::invalid_argument& e) {
+          throw nb::value_error(e.what());
+        }
+      },
+      nb::arg("scheduler"), nb::arg("options"));
   m.def("quiesce", &quiesce, nb::arg("timeout").none());
   m.def("stop", &stop);
   m.def("config", &config);
