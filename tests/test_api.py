@@ -375,3 +375,16 @@ def test_none_is_a_valid_cown_value(scheduler: str) -> None:
     boc.wait()
     assert c.value is None
     assert clear.value is None and clear.exception is None
+
+
+def test_import_boc_does_not_load_pandas() -> None:
+    """pandas is only needed by RunReport.to_frame() and the experiments."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, boc; print('pandas' in sys.modules)"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
