@@ -192,3 +192,35 @@ def test_uncollected_exceptions_are_reported_at_exit(scheduler: str) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "never collected" in proc.stderr
     assert "ValueError" in proc.stderr
+
+
+def test_main_thread_is_not_starved_by_python_behaviours(scheduler: str) -> None:
+    """While workers run Python bodies back to back without end, the main
+    thread still gets the interpreter lock within a few switch intervals."""
+    import time
+
+    boc.start(scheduler, workers=2)
+    counter, flag = boc.Cown(0), boc.Cown(False)
+
+    def spin() -> None:
+        @boc.when(counter, flag)
+        def step(counter: boc.Cown, flag: boc.Cown) -> None:
+            counter.value += 1
+            if not flag.value:
+                spin()
+
+    spin()
+    try:
+        worst = 0.0
+        for _ in range(20):
+            t0 = time.perf_counter()
+            time.sleep(0.001)  # gives the lock away; returning needs it back
+            worst = max(worst, time.perf_counter() - t0)
+        assert worst < 1.0, f"the main thread waited {worst:.2f} s for the interpreter lock"
+    finally:
+
+        @boc.when(flag)
+        def stop(flag: boc.Cown) -> None:
+            flag.value = True
+
+    boc.wait(timeout=30)

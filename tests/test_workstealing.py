@@ -58,11 +58,13 @@ def test_a_self_rescheduling_chain_does_not_starve_others(workers: int) -> None:
 
     done = threading.Event()
     boc.when(others)(lambda cs: done.set())
-    assert done.wait(30), "behaviours on other cowns never ran while the chain spun"
+    try:
+        assert done.wait(30), "behaviours on other cowns never ran while the chain spun"
+    finally:
 
-    @boc.when(flag)
-    def stop(flag: boc.Cown) -> None:
-        flag.value = True
+        @boc.when(flag)
+        def stop(flag: boc.Cown) -> None:
+            flag.value = True
 
     boc.wait(timeout=30)
     assert all(c.value == 1 for c in others)

@@ -9,16 +9,9 @@ namespace boc::python {
 namespace {
 thread_local PythonWorker* this_worker = nullptr;
 
-// How long a worker may keep the lock across behaviours before it lets
-// other threads (the main thread, other workers) have a turn; about
-// CPython's own switch interval.
-constexpr std::int64_t hold_budget_ns = 5'000'000;
-
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// How long a worker waits for its turn (below) before it competes for the
+// interpreter lock anyway: about CPython's switch interval.
+constexpr std::chrono::milliseconds turn_wait{5};
 
 #ifndef Py_GIL_DISABLED
 // Workers take turns at the interpreter lock. Without this, a worker that
@@ -27,20 +20,21 @@ std::int64_t now_ns() noexcept {
 // Python bodies; with small bodies the two then trade the lock (each trade
 // a wake-up of a sleeping thread) far more often than they run Python. A
 // worker waits here, holding no lock, until the worker whose turn it is
-// lets go on its own (it ran out of work, ran a native body, or used up its
-// budget). The main thread does not take turns: CPython's own switching
-// shares the lock between it and the worker whose turn it is.
+// lets go on its own (it ran out of work or ran a native body). The main
+// thread does not take turns: CPython's own switching shares the lock
+// between it and the worker whose turn it is.
 //
 // A turn is advice, not a lock: a body may release the interpreter lock
-// itself (a sleep, I/O, a native call) and go on for long, so a waiter
-// gives up waiting for the turn after about a switch interval and competes
-// for the interpreter lock as threads normally do.
+// itself (a sleep, I/O, a native call) and go on for long, and a stream of
+// Python bodies may never end, so a waiter gives up waiting for the turn
+// after about a switch interval and competes for the interpreter lock as
+// threads normally do.
 class Turn {
  public:
   // True if `w` got the turn (and must give it back).
   bool take(const PythonWorker* w) {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!free_.wait_for(lock, std::chrono::nanoseconds(hold_budget_ns), [this] { return owner_ == nullptr; })) {
+    if (!free_.wait_for(lock, turn_wait, [this] { return owner_ == nullptr; })) {
       return false;
     }
     owner_ = w;
@@ -86,7 +80,6 @@ void PythonWorker::hold() {
 #endif
   PyEval_RestoreThread(thread_state_);
   held_ = true;
-  held_since_ns_ = now_ns();
 }
 
 void PythonWorker::let_go() noexcept {
@@ -104,8 +97,13 @@ void PythonWorker::give_back_turn() noexcept {
 }
 
 void PythonWorker::after_behaviour() noexcept {
-  if (!held_) return;
-  if (!ran_python_ || now_ns() - held_since_ns_ > hold_budget_ns) let_go();
+  // Only after a non-Python body: between Python bodies the lock stays, and
+  // CPython's own switching hands it to any thread that asks for it (a
+  // thread that waits a switch interval makes the holder drop it at its next
+  // bytecode). Letting go and taking it straight back here would defeat
+  // that: CPython counts the retake as a switch and the waiter goes on
+  // waiting, for ever if the bodies keep coming.
+  if (held_ && !ran_python_) let_go();
   ran_python_ = false;
 }
 

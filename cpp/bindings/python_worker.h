@@ -13,7 +13,8 @@ namespace boc::python {
 // Kept by each worker that has run Python. It takes the interpreter lock for
 // a Python body and keeps it while Python bodies follow each other, so a busy
 // worker does not hand the lock back and forth per behaviour; it lets go after
-// a non-Python behaviour, after a time budget, and before the worker sleeps.
+// a non-Python behaviour and before the worker sleeps, and CPython's own
+// switch interval shares it with other threads meanwhile.
 // Workers also take turns at the lock, so that they trade it when one runs
 // out of Python work rather than whenever CPython's switch interval ends.
 class PythonWorker final : public WorkerResource {
@@ -37,7 +38,6 @@ class PythonWorker final : public WorkerResource {
   bool held_ = false;
   bool has_turn_ = false;  // see Turn in python_worker.cpp
   bool ran_python_ = false;  // since the last after_behaviour()
-  std::int64_t held_since_ns_ = 0;
 };
 
 }  // namespace boc::python
