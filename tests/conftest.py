@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Iterator
 
@@ -106,3 +107,29 @@ def gate() -> Iterator[Gate]:
         yield g
     finally:
         g.open()
+
+
+@contextlib.contextmanager
+def endless_chain() -> Iterator[boc.Cown]:
+    """A Python behaviour that reschedules itself until the block ends.
+
+    Yields the cown counting its steps; on leaving the block (also on a
+    failed assertion) a behaviour on its flag cown stops it.
+    """
+    counter, flag = boc.Cown(0), boc.Cown(False)
+
+    def spin() -> None:
+        @boc.when(counter, flag)
+        def step(counter: boc.Cown, flag: boc.Cown) -> None:
+            counter.value += 1
+            if not flag.value:
+                spin()
+
+    spin()
+    try:
+        yield counter
+    finally:
+
+        @boc.when(flag)
+        def stop(flag: boc.Cown) -> None:
+            flag.value = True

@@ -11,6 +11,7 @@ import pytest
 
 import boc
 import boc.native
+from conftest import endless_chain
 
 
 def test_start_again_with_the_same_configuration_is_a_no_op(scheduler: str) -> None:
@@ -200,27 +201,11 @@ def test_main_thread_is_not_starved_by_python_behaviours(scheduler: str) -> None
     import time
 
     boc.start(scheduler, workers=2)
-    counter, flag = boc.Cown(0), boc.Cown(False)
-
-    def spin() -> None:
-        @boc.when(counter, flag)
-        def step(counter: boc.Cown, flag: boc.Cown) -> None:
-            counter.value += 1
-            if not flag.value:
-                spin()
-
-    spin()
-    try:
+    with endless_chain():
         worst = 0.0
         for _ in range(20):
             t0 = time.perf_counter()
             time.sleep(0.001)  # gives the lock away; returning needs it back
             worst = max(worst, time.perf_counter() - t0)
         assert worst < 1.0, f"the main thread waited {worst:.2f} s for the interpreter lock"
-    finally:
-
-        @boc.when(flag)
-        def stop(flag: boc.Cown) -> None:
-            flag.value = True
-
     boc.wait(timeout=30)

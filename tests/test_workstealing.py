@@ -9,6 +9,7 @@ import pytest
 
 import boc
 import boc.native
+from conftest import endless_chain
 
 pytestmark = pytest.mark.skipif("workstealing" not in boc.schedulers(), reason="workstealing is not compiled in")
 
@@ -39,32 +40,17 @@ def test_a_self_rescheduling_chain_does_not_starve_others(workers: int) -> None:
     """A behaviour that reschedules itself for ever does not keep others from
     running; it stops when a flag cown tells it to."""
     boc.start("workstealing", workers=workers)
-    counter, flag = boc.Cown(0), boc.Cown(False)
+    with endless_chain() as counter:
+        others = [boc.Cown(0) for _ in range(50)]
+        for c in others:
 
-    def spin() -> None:
-        @boc.when(counter, flag)
-        def step(counter: boc.Cown, flag: boc.Cown) -> None:
-            counter.value += 1
-            if not flag.value:
-                spin()
+            @boc.when(c)
+            def run(c: boc.Cown) -> None:
+                c.value = 1
 
-    spin()
-    others = [boc.Cown(0) for _ in range(50)]
-    for c in others:
-
-        @boc.when(c)
-        def run(c: boc.Cown) -> None:
-            c.value = 1
-
-    done = threading.Event()
-    boc.when(others)(lambda cs: done.set())
-    try:
+        done = threading.Event()
+        boc.when(others)(lambda cs: done.set())
         assert done.wait(30), "behaviours on other cowns never ran while the chain spun"
-    finally:
-
-        @boc.when(flag)
-        def stop(flag: boc.Cown) -> None:
-            flag.value = True
 
     boc.wait(timeout=30)
     assert all(c.value == 1 for c in others)
