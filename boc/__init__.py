@@ -15,6 +15,8 @@ behaviours ever touch one cown at once and no locks are needed.
 110
 """
 
+from importlib import metadata
+
 from boc._core import Cown
 from boc.report import RunReport
 from boc.runtime import (
@@ -29,8 +31,14 @@ from boc.runtime import (
     when,
 )
 
+try:
+    __version__: str = metadata.version("boc")  # pyproject.toml is the one source
+except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "Cown",
+    "__version__",
     "RunReport",
     "counters",
     "options",
@@ -42,4 +50,3 @@ __all__ = [
     "wait",
     "when",
 ]
-__version__ = "0.1.0"

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from boc import _core
 from boc._core import Cown
-from boc.runtime import start
+
+
+_MOST = 2**64 - 1  # the native bodies' counts are unsigned 64-bit
 
 
 def _check_count(name: str, value: int, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < least:
-        raise ValueError(f"{name} must be >= {least}, got {value}")
+    if not least <= value <= _MOST:
+        raise ValueError(f"{name} must be between {least} and {_MOST}, got {value}")
 
 
 def _check_cowns(cowns: tuple[Cown, ...]) -> list[Cown]:
     for i, c in enumerate(cowns, 1):
         if not isinstance(c, Cown):
             raise TypeError(f"argument {i} is a {type(c).__name__}; expected a Cown")
-    if not _core.running():
-        start()
     return list(cowns)
 
 

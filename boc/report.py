@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,22 @@ class RunReport:
         return frame
 
     def total(self, counter: str) -> int:
-        """The sum of one counter over all workers (0 for a report with no workers)."""
-        return sum(int(s.get(counter, 0)) for s in self.stats)
+        """The sum of one counter over all workers (0 for a report with no workers).
+
+        Raises KeyError for a name that is not a counter of this run, naming
+        the ones that are (:func:`boc.counters` describes them).
+        """
+        known = list(self.stats[0]) if self.stats else self._counter_names()
+        if counter not in known:
+            close = difflib.get_close_matches(counter, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise KeyError(f"{counter!r} is not a counter of this run{hint}; its counters are: {', '.join(known)}")
+        return sum(int(s[counter]) for s in self.stats)
+
+    def _counter_names(self) -> list[str]:
+        """Every counter this run's strategy reports (any strategy's if none ran)."""
+        from boc import runtime  # imported here: boc.runtime imports this module
+
+        names = [self.scheduler] if self.scheduler else sorted(runtime.schedulers())
+        return list(dict.fromkeys(c for name in names for c in runtime.counters(name)))
 

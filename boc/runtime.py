@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import sys
-import threading
 import traceback
 from typing import Any, Callable
 
@@ -18,8 +18,8 @@ _MAX_WORKERS = 1024
 _SCHEDULERS: dict[str, dict[str, Any]] = _core.schedulers()
 DEFAULT_SCHEDULER = "workstealing" if "workstealing" in _SCHEDULERS else "central"
 
-_lock = threading.Lock()  # serialises start() and the stopping part of wait()
-_last_report = RunReport(scheduler=None, workers=0)
+# After this long at interpreter exit, the exit hook says what it waits for.
+_EXIT_NOTICE_S = 3.0
 
 
 def schedulers() -> dict[str, str]:
@@ -63,18 +63,28 @@ def options(scheduler: str | None = None) -> dict[str, dict[str, Any]]:
 
 
 def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tuple[str, int, dict[str, int]]:
-    _info(scheduler)
+    specs = _info(scheduler)["options"]
     if workers is None:
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int):
         raise TypeError(f"workers must be a positive int, got {type(workers).__name__}")
     if not 1 <= workers <= _MAX_WORKERS:
         raise ValueError(f"workers must be between 1 and {_MAX_WORKERS}, got {workers}")
+    # Names and ranges are checked by the core (ValueError naming what is
+    # accepted), which takes 64-bit values: a larger one is refused here.
+    fitting = {}
     for name, value in given.items():
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"option {name!r} must be an int, got {type(value).__name__}")
-    # Names and ranges are checked by the core (ValueError naming what is accepted).
-    return scheduler, workers, _core.resolve_options(scheduler, given)
+        if not -(2**63) <= value < 2**63:
+            if name in specs:
+                spec = specs[name]
+                raise ValueError(
+                    f"option {name!r} of scheduler {scheduler!r} must be in [{spec['min']}, {spec['max']}], got {value}"
+                )
+            value = 0  # an unknown name: the core says so
+        fitting[name] = value
+    return scheduler, workers, _core.resolve_options(scheduler, fitting)
 
 
 def start(scheduler: str | None = None, workers: int | None = None, **options: int) -> None:
@@ -87,32 +97,11 @@ def start(scheduler: str | None = None, workers: int | None = None, **options: i
         **options: the strategy's options (see :func:`options`).
 
     Starting again with the same configuration while running does nothing;
-    with a different one it raises RuntimeError (call :func:`wait` first).
+    with a different one it raises RuntimeError (call :func:`wait` first), as
+    it does while another thread's :func:`wait` is stopping the run, and once
+    the interpreter is exiting. Safe to call from any number of threads.
     """
-    config = _resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options)
-    # Checked before taking the lock: a behaviour must not wait for it, as
-    # wait() may hold it while waiting for that very behaviour to finish.
-    if _same_as_running(config):
-        return
-    if _core.in_behaviour():
-        raise RuntimeError("start() with a new configuration cannot be called from inside a behaviour")
-    with _lock:
-        if not _same_as_running(config):
-            _core.start(*config)
-
-
-def _same_as_running(config: tuple[str, int, dict[str, int]]) -> bool:
-    """True if the runtime runs with `config`; RuntimeError if with another."""
-    running = _core.config()
-    if running is None:
-        return False
-    if tuple(running) == config:
-        return True
-    raise RuntimeError(
-        f"the runtime is already running with scheduler={running[0]!r}, "
-        f"workers={running[1]}, options={running[2]}; call boc.wait() before "
-        "starting it with another configuration"
-    )
+    _core.start(*_resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options))
 
 
 def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> Callable[[Callable[..., Any]], Cown]:
@@ -138,19 +127,20 @@ def _check_timeout(timeout: float | None) -> float | None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds or None, got {type(timeout).__name__}")
-    if timeout < 0:
-        raise ValueError(f"timeout must be >= 0, got {timeout}")
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0 (or None or math.inf for no limit), got {timeout}")
     return float(timeout)
 
 
 def quiesce(timeout: float | None = None) -> None:
     """Block until no behaviour is in flight; the workers keep running.
 
-    Raises TimeoutError if behaviours are still in flight after ``timeout``
-    seconds, and RuntimeError when called from inside a behaviour.
+    ``timeout`` is in seconds; None or ``math.inf`` waits for ever. Raises
+    TimeoutError if behaviours are still in flight after ``timeout``
+    seconds, and RuntimeError when called from inside a behaviour. Ctrl-C
+    interrupts the wait (KeyboardInterrupt) and leaves the work running.
     """
-    if not _core.quiesce(_check_timeout(timeout)):
-        raise TimeoutError(f"behaviours still in flight after {timeout} s")
+    _core.quiesce(_check_timeout(timeout))
 
 
 def wait(timeout: float | None = None) -> RunReport:
@@ -160,32 +150,33 @@ def wait(timeout: float | None = None) -> RunReport:
     If behaviour bodies raised, the runtime still stops, and then an
     ExceptionGroup of every such exception is raised (its ``report``
     attribute holds the report; a BaseExceptionGroup if a body raised a
-    BaseException such as SystemExit). On timeout, raises TimeoutError and leaves
-    the runtime running.
+    BaseException such as SystemExit). On timeout, raises TimeoutError and
+    leaves the runtime running.
+
+    Any number of threads may wait at once, a signal handler inside the main
+    thread's wait too: each one that ends the run returns (or raises) the
+    same outcome. Once the run is quiescent, behaviours from threads other
+    than its workers are refused (RuntimeError) until it has stopped.
     """
-    global _last_report
-    quiesce(timeout)
-    with _lock:
-        config = _core.config()
-        if config is None:
-            return _last_report
-        elapsed, stats_, errors = _core.stop()
-        scheduler, workers, opts = config
-        _last_report = RunReport(
-            scheduler=scheduler,
-            workers=workers,
-            options=dict(opts),
-            stats=stats_,
-            errors=list(errors),
-            elapsed_s=elapsed,
-        )
+    outcome = _core.stop(_check_timeout(timeout))
+    if outcome is None:
+        return RunReport(scheduler=None, workers=0)
+    scheduler, workers, opts, elapsed, stats_, errors = outcome
+    report = RunReport(
+        scheduler=scheduler,
+        workers=workers,
+        options=dict(opts),
+        stats=[dict(s) for s in stats_],
+        errors=list(errors),
+        elapsed_s=elapsed,
+    )
     if errors:
         # BaseExceptionGroup gives an ExceptionGroup unless a body raised a
         # BaseException (SystemExit, KeyboardInterrupt), which ExceptionGroup rejects.
         group = BaseExceptionGroup(f"{len(errors)} behaviour(s) raised during the run", list(errors))
-        group.report = _last_report  # type: ignore[attr-defined]
+        group.report = report  # type: ignore[attr-defined]
         raise group
-    return _last_report
+    return report
 
 
 def stats() -> list[dict[str, int]]:
@@ -194,22 +185,61 @@ def stats() -> list[dict[str, int]]:
     One dict per worker with ``worker``, ``behaviors_run``, ``parks``,
     ``busy_ns``, ``idle_ns`` and the strategy's counters (see :func:`counters`).
     """
-    live = _core.stats()
-    if live is not None:
-        return live
-    return [dict(s) for s in _last_report.stats]
+    return [dict(s) for s in _core.stats() or []]
+
+
+def _report_uncollected(errors: list[BaseException]) -> None:
+    print(f"boc: {len(errors)} behaviour exception(s) were never collected by boc.wait():", file=sys.stderr)
+    for e in errors:
+        traceback.print_exception(e, file=sys.stderr)
+
+
+def _abandon_at_exit() -> None:
+    """Ctrl-C at exit: give the run up, say what is lost, end as Python does after Ctrl-C."""
+    given_up = _core.abandon_at_exit()
+    if given_up is None:
+        return
+    errors, in_flight = given_up
+    print(
+        f"boc: interrupted at interpreter exit; {in_flight} behaviour(s) still in flight were abandoned",
+        file=sys.stderr,
+    )
+    if errors:
+        _report_uncollected(list(errors))
 
 
 @atexit.register
 def _stop_at_exit() -> None:
-    if _core.config() is None:
-        return
+    """Finish the run in progress when the program ends (the exit hook).
+
+    Outside threads can schedule no more; what is in flight runs to the
+    end. After a few seconds the hook says what it is waiting for; Ctrl-C
+    (or a program that already ended by Ctrl-C) gives the run up instead.
+    """
     try:
-        wait()
+        if not _core.begin_exit():
+            return
+        if isinstance(getattr(sys, "last_value", None), KeyboardInterrupt):
+            _abandon_at_exit()  # the program ended by Ctrl-C: do not make it wait again
+            return
+        try:
+            wait(_EXIT_NOTICE_S)
+        except TimeoutError:
+            print(
+                f"boc: waiting at interpreter exit for {_core.in_flight()} behaviour(s) still in flight "
+                "(Ctrl-C to abandon them)",
+                file=sys.stderr,
+                flush=True,
+            )
+            wait()
+    except KeyboardInterrupt:
+        _abandon_at_exit()
     except BaseExceptionGroup as group:
-        print(
-            f"boc: {len(group.exceptions)} behaviour exception(s) were never collected by boc.wait():",
-            file=sys.stderr,
-        )
-        for e in group.exceptions:
-            traceback.print_exception(e, file=sys.stderr)
+        _report_uncollected(list(group.exceptions))
+    finally:
+        _core.forget_last()
+
+
+# A forked child (multiprocessing's default on Linux) starts with no run: the
+# parent's workers do not exist there.
+os.register_at_fork(after_in_child=_core.after_fork_in_child)

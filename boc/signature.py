@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from types import FunctionType, MethodType
 from typing import Any, Callable
@@ -29,7 +30,8 @@ def check_arity(fn: Callable[..., Any], count: int) -> None:
         code = func.__code__
         if code.co_flags & _CO_NOT_PLAIN:
             raise TypeError(
-                f"@when needs a plain function, but {_name(fn)} is async or a generator"
+                f"@when needs a plain function, but {_name(fn)} is async or a generator: its body would "
+                "never run (a behaviour calls it and keeps what it returns)"
             )
         positional = code.co_argcount - bound
         defaults = len(func.__defaults__ or ())
@@ -45,6 +47,11 @@ def check_arity(fn: Callable[..., Any], count: int) -> None:
         return
     if not callable(fn):
         raise TypeError(f"@when decorates a function; got {type(fn).__name__}")
+    if _not_plain(fn):
+        raise TypeError(
+            f"@when needs a plain function, but {_name(fn)} is async or a generator: its body would "
+            "never run (a behaviour calls it and keeps what it returns)"
+        )
     try:
         inspect.signature(fn).bind(*range(count))
     except ValueError:
@@ -54,6 +61,26 @@ def check_arity(fn: Callable[..., Any], count: int) -> None:
             f"{_name(fn)} cannot be called with {count} positional argument(s), "
             f"one per argument of @when"
         ) from None
+
+
+def _not_plain(fn: Any) -> bool:
+    """True for a callable whose call makes a coroutine or generator instead of
+    running its code: through functools.partial, as a bound method, or as an
+    object whose ``__call__`` is one."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if type(fn) is MethodType:
+        fn = fn.__func__
+    if not isinstance(fn, FunctionType):
+        call = getattr(type(fn), "__call__", None)
+        if isinstance(call, FunctionType):
+            fn = call
+    return (
+        inspect.iscoroutinefunction(fn)
+        or inspect.isgeneratorfunction(fn)
+        or inspect.isasyncgenfunction(fn)
+        or (isinstance(fn, FunctionType) and bool(fn.__code__.co_flags & _CO_NOT_PLAIN))
+    )
 
 
 def _mismatch(fn: Any, count: int, required: int, positional: int, varargs: int) -> str:

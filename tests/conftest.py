@@ -6,7 +6,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from typing import Iterator
 
 import pytest
@@ -133,3 +139,100 @@ def endless_chain() -> Iterator[boc.Cown]:
         @boc.when(flag)
         def stop(flag: boc.Cown) -> None:
             flag.value = True
+
+
+class Script:
+    """A Python program run in a fresh interpreter, its output read as it comes.
+
+    For what cannot be tested inside the test process: signals, interpreter
+    exit, fork, and anything that might crash. ``code`` is dedented; the
+    program's ``sys.argv[1:]`` are ``args``.
+    """
+
+    def __init__(self, code: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self._out: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._changed = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._read, args=(name, getattr(self._proc, name)), daemon=True)
+            for name in self._out
+        ]
+        for r in self._readers:
+            r.start()
+
+    def _read(self, name: str, stream) -> None:
+        for line in stream:
+            with self._changed:
+                self._out[name].append(line)
+                self._changed.notify_all()
+
+    @property
+    def stdout(self) -> str:
+        with self._changed:
+            return "".join(self._out["stdout"])
+
+    @property
+    def stderr(self) -> str:
+        with self._changed:
+            return "".join(self._out["stderr"])
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        """Block until ``text`` appears on stdout or stderr; fail the test if the
+        program ends first or ``timeout`` s pass."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not any(text in "".join(lines) for lines in self._out.values()):
+                ended = self._proc.poll() is not None and not any(r.is_alive() for r in self._readers)
+                if ended or time.monotonic() > deadline:
+                    self._proc.kill()
+                    pytest.fail(f"the program never printed {text!r}; it printed:\n{self._dump()}", pytrace=False)
+                self._changed.wait(0.1)
+
+    def send(self, signum: int = signal.SIGINT) -> None:
+        self._proc.send_signal(signum)
+
+    def finish(self, timeout: float = 60.0) -> int:
+        """The exit status once the program ends (negative: killed by that signal);
+        fails the test, killing the program, if it runs past ``timeout`` s."""
+        try:
+            code = self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+            for r in self._readers:
+                r.join(5)
+            pytest.fail(f"the program did not end within {timeout} s; it printed:\n{self._dump()}", pytrace=False)
+        for r in self._readers:
+            r.join(5)
+        return code
+
+    def _dump(self) -> str:
+        return "".join(f"--- {name}\n{''.join(lines)}" for name, lines in self._out.items())
+
+    def __enter__(self) -> "Script":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def run_script(code: str, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run ``code`` in a fresh interpreter to its end: (exit status, stdout, stderr)."""
+    with Script(code, *args, env=env) as script:
+        code_ = script.finish(timeout)
+        return code_, script.stdout, script.stderr
+
+
+def assert_clean_end(status: int, stderr: str, expected: int = 0) -> None:
+    """The program ended with ``expected`` and without the marks of a crash."""
+    for mark in ("FATAL", "Fatal Python error", "Segmentation fault", "AddressSanitizer", "leaked", "Aborted"):
+        assert mark not in stderr, f"{mark!r} in the program's stderr:\n{stderr}"
+    assert status == expected, f"exit status {status}, expected {expected}; stderr:\n{stderr}"

@@ -388,3 +388,25 @@ def test_import_boc_does_not_load_pandas() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_cown_is_a_generic_alias_for_type_hints() -> None:
+    """boc.Cown[int] works in annotations, as written for the reference runtime."""
+    import typing
+
+    def transfer(c: boc.Cown[int], group: list[boc.Cown[str]]) -> boc.Cown[int]:
+        return c
+
+    alias = boc.Cown[int]
+    assert typing.get_origin(alias) is boc.Cown
+    assert typing.get_args(alias) == (int,)
+    assert typing.get_type_hints(transfer)["c"] == boc.Cown[int]
+    assert isinstance(boc.Cown(1), typing.get_origin(alias))
+
+
+def test_version_comes_from_the_installed_metadata() -> None:
+    """boc.__version__ is the installed distribution's version and is exported."""
+    from importlib import metadata
+
+    assert boc.__version__ == metadata.version("boc")
+    assert "__version__" in boc.__all__

@@ -4,6 +4,8 @@ behaviour exceptions never stop the runtime and are never lost."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 import os
 import threading
 from typing import Any, Callable
@@ -11,6 +13,7 @@ from typing import Any, Callable
 import pytest
 
 import boc
+import boc.native
 
 
 def _still_works_and_nothing_was_scheduled(
@@ -172,6 +175,164 @@ def test_async_function_is_refused(scheduler: str) -> None:
     _still_works_and_nothing_was_scheduled(scheduler, a, 0)
 
 
+def _generator_body(a: Any) -> Any:
+    yield a
+
+
+async def _async_generator_body(a: Any) -> Any:
+    yield a
+
+
+class _AsyncCallable:
+    async def __call__(self, a: Any) -> None:
+        pass
+
+
+class _AsyncMethods:
+    async def method(self, a: Any) -> None:
+        pass
+
+
+_NOT_PLAIN: dict[str, Any] = {
+    "generator function": _generator_body,
+    "async generator function": _async_generator_body,
+    "coroutine function through partial": functools.partial(_async_body),
+    "coroutine function through nested partials": functools.partial(functools.partial(_async_body)),
+    "generator function through partial": functools.partial(_generator_body),
+    "object with an async __call__": _AsyncCallable(),
+    "bound async method": _AsyncMethods().method,
+}
+
+
+@pytest.mark.parametrize("fn", _NOT_PLAIN.values(), ids=_NOT_PLAIN.keys())
+def test_bodies_that_would_never_run_are_refused(scheduler: str, fn: Any) -> None:
+    """A body whose call only makes a coroutine or generator is a TypeError at when() time."""
+    boc.start(scheduler, workers=2)
+    a = boc.Cown(0)
+    with pytest.raises(TypeError, match="plain function"):
+        boc.when(a)(fn)
+    _still_works_and_nothing_was_scheduled(scheduler, a, 0)
+
+
+def test_a_plain_function_through_partial_is_accepted(scheduler: str) -> None:
+    """functools.partial of a plain function is a fine body."""
+    boc.start(scheduler, workers=2)
+    a = boc.Cown(0)
+    result = boc.when(a)(functools.partial(lambda extra, c: extra + c.value, 5))
+    boc.wait()
+    assert result.value == 5
+
+
+def test_none_as_the_body_is_a_type_error(scheduler: str) -> None:
+    """when(c)(None) says a function is expected."""
+    boc.start(scheduler, workers=2)
+    a = boc.Cown(0)
+    with pytest.raises(TypeError, match="decorates a function; got NoneType"):
+        boc.when(a)(None)  # type: ignore[arg-type]
+    _still_works_and_nothing_was_scheduled(scheduler, a, 0)
+
+
+# ---------------------------------------------------------------- uninitialised cowns
+
+
+class _SkipsInit(boc.Cown):
+    def __init__(self, value: Any) -> None:  # forgets super().__init__(value)
+        self.extra = value
+
+
+def _uninitialised() -> dict[str, boc.Cown]:
+    return {
+        "subclass without super().__init__": _SkipsInit(1),
+        "Cown.__new__ alone": boc.Cown.__new__(boc.Cown),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_uninitialised()))
+def test_uninitialised_cowns_are_type_errors_everywhere(scheduler: str, kind: str) -> None:
+    """A cown whose __init__ never ran is refused by when() (alone or in a group)
+    and by the native bodies, and its value and id say why; repr names it."""
+    boc.start(scheduler, workers=2)
+    bad, good = _uninitialised()[kind], boc.Cown(0)
+    hint = "never initialised"
+    for args in [(bad,), (good, bad), ([good, bad],), ((bad,),)]:
+        with pytest.raises(TypeError, match=hint):
+            boc.when(*args)
+    with pytest.raises(TypeError, match=hint):
+        boc.native.spin(good, bad)
+    with pytest.raises(TypeError, match=hint):
+        boc.native.fanout(bad, steps=1, children=1)
+    with pytest.raises(TypeError, match=hint):
+        bad.value
+    with pytest.raises(TypeError, match=hint):
+        bad.value = 1
+    with pytest.raises(TypeError, match=hint):
+        bad.id
+    assert hint in repr(bad)
+    if isinstance(bad, _SkipsInit):
+        assert "super().__init__" in str(pytest.raises(TypeError, lambda: bad.value).value)
+    _still_works_and_nothing_was_scheduled(scheduler, good, 0)
+
+
+def test_a_subclass_that_initialises_the_cown_works(scheduler: str) -> None:
+    """A Cown subclass that calls super().__init__ is a cown like any other."""
+
+    class Account(boc.Cown):
+        def __init__(self, balance: int) -> None:
+            super().__init__(balance)
+            self.currency = "EUR"
+
+    boc.start(scheduler, workers=2)
+    a = Account(10)
+    boc.when(a)(lambda a: setattr(a, "value", a.value + a.currency.count("E")))
+    boc.wait()
+    assert a.value == 11
+    assert repr(a).startswith("<") and "id=" in repr(a)
+
+
+def test_cown_init_twice_is_a_type_error() -> None:
+    """A cown is initialised once; calling __init__ again says so and changes nothing."""
+    c = boc.Cown(1)
+    identity = c.id
+    with pytest.raises(TypeError, match="already initialised"):
+        boc.Cown.__init__(c, 2)
+    with pytest.raises(TypeError, match="needs a boc.Cown"):
+        boc.Cown.__init__(object(), 2)  # type: ignore[arg-type]
+    assert (c.value, c.id) == (1, identity)
+
+
+# ---------------------------------------------------------------- integers out of range
+
+
+@pytest.mark.parametrize("value", [2**64, 2**70, -(2**64)], ids=["2**64", "2**70", "-2**64"])
+def test_option_values_beyond_64_bits_name_the_option(scheduler: str, value: int) -> None:
+    """An option value too large for any integer type is a ValueError naming the option and its range."""
+    for name, spec in boc.options(scheduler).items():
+        with pytest.raises(ValueError, match=rf"option '{name}'.*\[{spec['min']}, {spec['max']}\].*{value}"):
+            boc.start(scheduler, workers=2, **{name: value})
+    with pytest.raises(ValueError, match="no_such_option"):
+        boc.start(scheduler, workers=2, no_such_option=value)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda c: boc.native.spin(c, ns=2**64), "ns"),
+        (lambda c: boc.native.spin(c, ns=-1), "ns"),
+        (lambda c: boc.native.loop(c, times=2**64), "times"),
+        (lambda c: boc.native.fanout(c, steps=1, children=2**64), "children"),
+        (lambda c: boc.native.fanout(c, steps=1, children=1, child_ns=-(2**64)), "child_ns"),
+    ],
+    ids=["spin ns 2**64", "spin ns -1", "loop times 2**64", "fanout children 2**64", "fanout child_ns -2**64"],
+)
+def test_native_counts_out_of_range_name_the_argument(scheduler: str, call: Any, name: str) -> None:
+    """Native bodies' counts outside 64 unsigned bits are ValueErrors saying what is accepted."""
+    boc.start(scheduler, workers=2)
+    c = boc.Cown(0)
+    with pytest.raises(ValueError, match=rf"{name} must be between \d+ and 18446744073709551615"):
+        call(c)
+    _still_works_and_nothing_was_scheduled(scheduler, c, 0)
+
+
 # ---------------------------------------------------------------- start(...)
 
 
@@ -256,7 +417,10 @@ def test_workers_must_be_a_positive_int(scheduler: str, workers: Any, error: typ
     _still_works_and_nothing_was_scheduled(scheduler, boc.Cown(0), 0)
 
 
-@pytest.mark.parametrize("timeout, error", [(-1, ValueError), ("1", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "timeout, error",
+    [(-1, ValueError), (-math.inf, ValueError), (math.nan, ValueError), ("1", TypeError), (True, TypeError)],
+)
 def test_bad_timeouts_are_refused(scheduler: str, timeout: Any, error: type) -> None:
     """quiesce() and wait() refuse negative or non-numeric timeouts and keep running."""
     boc.start(scheduler, workers=2)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -198,8 +200,6 @@ def test_uncollected_exceptions_are_reported_at_exit(scheduler: str) -> None:
 def test_main_thread_is_not_starved_by_python_behaviours(scheduler: str) -> None:
     """While workers run Python bodies back to back without end, the main
     thread still gets the interpreter lock within a few switch intervals."""
-    import time
-
     boc.start(scheduler, workers=2)
     with endless_chain():
         worst = 0.0
@@ -209,3 +209,46 @@ def test_main_thread_is_not_starved_by_python_behaviours(scheduler: str) -> None
             worst = max(worst, time.perf_counter() - t0)
         assert worst < 1.0, f"the main thread waited {worst:.2f} s for the interpreter lock"
     boc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 1e10, 2**70], ids=["inf", "1e10", "2**70"])
+def test_infinite_and_huge_timeouts_wait_for_ever(scheduler: str, timeout: float) -> None:
+    """quiesce() and wait() with inf or a timeout too large for the clock wait for
+    the work instead of timing out at once."""
+    boc.start(scheduler, workers=2)
+    c = boc.Cown(0)
+
+    @boc.when(c)
+    def slow(c: boc.Cown) -> None:
+        time.sleep(0.2)
+        c.value = 1
+
+    boc.quiesce(timeout)
+    assert c.value == 1
+    boc.when(c)(lambda c: time.sleep(0.2))
+    report = boc.wait(timeout)
+    assert report.total("behaviors_run") == 2
+
+
+def test_nan_timeout_is_a_value_error_idle_or_busy(scheduler: str, gate) -> None:
+    """NaN is no number of seconds: refused whether or not work is in flight."""
+    boc.start(scheduler, workers=2)
+    for busy in (False, True):
+        if busy:
+            gate.hold(boc.Cown(0))
+        with pytest.raises(ValueError, match="nan"):
+            boc.quiesce(math.nan)
+        with pytest.raises(ValueError, match="nan"):
+            boc.wait(math.nan)
+    gate.open()
+    assert boc.wait().total("behaviors_run") == 1
+
+
+def test_timeout_error_says_how_much_is_in_flight(scheduler: str, gate) -> None:
+    """The TimeoutError of quiesce() and wait() names the timeout and the work left."""
+    boc.start(scheduler, workers=2)
+    gate.hold(boc.Cown(0))
+    with pytest.raises(TimeoutError, match=r"after 0.01 s \(about 1\)"):
+        boc.quiesce(0.01)
+    with pytest.raises(TimeoutError, match=r"after 0.01 s"):
+        boc.wait(0.01)

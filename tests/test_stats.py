@@ -165,12 +165,24 @@ def test_report_to_frame_has_one_row_per_worker(scheduler: str) -> None:
 
 
 def test_report_total_sums_a_counter(scheduler: str) -> None:
-    """RunReport.total(name) is the sum over workers, 0 for an unknown counter."""
+    """RunReport.total(name) is the sum over workers; an unknown name is a KeyError
+    that suggests the nearest counter and lists the valid ones."""
     boc.start(scheduler, workers=2)
     boc.native.loop(boc.Cown(0), times=40)
     report = boc.wait()
     assert report.total("behaviors_run") == sum(s["behaviors_run"] for s in report.stats) == 40
-    assert report.total("no_such_counter") == 0
+    with pytest.raises(KeyError, match=r"did you mean 'behaviors_run'.*idle_ns"):
+        report.total("behaviours_run")
+    with pytest.raises(KeyError, match="no_such_counter"):
+        report.total("no_such_counter")
+
+
+def test_total_of_a_report_with_no_workers_is_zero_for_real_counters() -> None:
+    """The report of no run sums to 0 for every real counter and still refuses unknown names."""
+    empty = boc.RunReport(scheduler=None, workers=0)  # what wait() returns before any run
+    assert empty.total("behaviors_run") == 0
+    with pytest.raises(KeyError, match="behaviors_run"):
+        empty.total("behaviours_run")
 
 
 def test_source_counters_add_up_to_behaviors_run(scheduler: str) -> None:

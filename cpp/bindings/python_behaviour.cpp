@@ -2,9 +2,10 @@
 
 #include <nanobind/nanobind.h>
 
+#include "interpreter_exit.h"
 #include "py_cown.h"
 #include "python_worker.h"
-#include "session.h"
+#include "run.h"
 
 namespace nb = nanobind;
 
@@ -27,17 +28,19 @@ PyObject* take_raised_exception() {
 }
 }  // namespace
 
-PythonBehaviour::PythonBehaviour(std::span<Cown* const> cowns, PyObject* fn, PyObject* args,
+PythonBehaviour::PythonBehaviour(Run& run, std::span<Cown* const> cowns, PyObject* fn, PyObject* args,
                                  PyObject* result)
-    : Behaviour(cowns), fn_(fn), args_(args), result_(result) {
+    : Behaviour(cowns), run_(run), fn_(fn), args_(args), result_(result), context_(PyContext_CopyCurrent()) {
+  if (context_ == nullptr) throw nb::python_error();
   Py_INCREF(fn_);
   Py_INCREF(args_);
   Py_INCREF(result_);
 }
 
 PythonBehaviour::~PythonBehaviour() {
-  if (fn_ != nullptr) {
-    // Only reached for a behaviour that never ran; take the lock to let go.
+  // Only reached with references for a behaviour that never ran (refused
+  // by a closed runtime); take the lock to let go, unless Python is gone.
+  if (fn_ != nullptr && !python_abandoned()) {
     PyGILState_STATE state = PyGILState_Ensure();
     drop_references();
     PyGILState_Release(state);
@@ -48,26 +51,32 @@ void PythonBehaviour::drop_references() noexcept {
   Py_CLEAR(fn_);
   Py_CLEAR(args_);
   Py_CLEAR(result_);
+  Py_CLEAR(context_);
 }
 
 void PythonBehaviour::run() {
-  Session& s = session();
-  PythonWorker::of(*WorkerContext::current(), s.interpreter).hold();
+  PythonWorker::of(*WorkerContext::current(), run_.interpreter()).hold();
 
-  current_python_behaviour() = this;
-  PyObject* value = PyObject_Call(fn_, args_, nullptr);
-  current_python_behaviour() = nullptr;
+  PyObject* value = nullptr;
+  PyObject* exc = nullptr;
+  if (PyContext_Enter(context_) == 0) {
+    current_python_behaviour() = this;
+    value = PyObject_Call(fn_, args_, nullptr);
+    current_python_behaviour() = nullptr;
+    if (value == nullptr) exc = take_raised_exception();
+    // Cannot fail: this thread entered this very context just now.
+    if (PyContext_Exit(context_) != 0) PyErr_Clear();
+  } else {
+    exc = take_raised_exception();
+  }
 
   PyCown* result = nb::inst_ptr<PyCown>(result_);
   if (value != nullptr) {
     result->value = nb::steal(value);
   } else {
-    PyObject* exc = take_raised_exception();
     result->value = nb::borrow(exc);
     result->exception = nb::borrow(exc);
-    // Kept for wait(); a failed append (out of memory) must not leave an
-    // error set in a thread that is not running Python.
-    if (s.errors != nullptr && PyList_Append(s.errors, exc) != 0) PyErr_WriteUnraisable(exc);
+    run_.record_error(exc);
     Py_DECREF(exc);
   }
   drop_references();

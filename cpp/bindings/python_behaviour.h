@@ -9,25 +9,33 @@
 
 namespace boc::python {
 
-struct PyCown;
+class Run;
 
 class PythonBehaviour final : public Behaviour {
  public:
-  // Takes new references to `fn`, `args` and `result`; call with the
-  // interpreter lock held.
-  PythonBehaviour(std::span<Cown* const> cowns, PyObject* fn, PyObject* args, PyObject* result);
+  // Takes new references to `fn`, `args` and `result` (a boc.Cown), and a
+  // copy of the calling thread's context; call with the interpreter lock
+  // held. `run` outlives the behaviour (it is stopped only once nothing is
+  // in flight).
+  PythonBehaviour(Run& run, std::span<Cown* const> cowns, PyObject* fn, PyObject* args, PyObject* result);
   ~PythonBehaviour() override;
 
-  // Calls fn(*args) and stores its return value (or the exception it raised)
-  // in the result cown; drops the Python references while it holds the lock.
+  // Calls fn(*args) in the copied context and stores its return value (or
+  // the exception it raised) in the result cown; drops the Python
+  // references while it holds the lock.
   void run() override;
 
  private:
   void drop_references() noexcept;
 
+  Run& run_;
   PyObject* fn_;
   PyObject* args_;
-  PyObject* result_;  // a boc.Cown instance
+  PyObject* result_;
+  // The context of the thread that called when(), copied then, as asyncio
+  // does for a task: the body sees what was set before it was scheduled,
+  // and what it sets stays out of later bodies on the same worker.
+  PyObject* context_;
 };
 
 }  // namespace boc::python

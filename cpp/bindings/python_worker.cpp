@@ -1,8 +1,12 @@
 #include "python_worker.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+
+#include "interpreter_exit.h"
 
 namespace boc::python {
 
@@ -48,6 +52,16 @@ class Turn {
     free_.notify_one();
   }
 
+  // fork() copies only the calling thread: the lock is taken around it so
+  // that the child does not inherit it held, and the child's turn starts
+  // free (its owner, a worker, does not exist there).
+  void lock_for_fork() { mutex_.lock(); }
+  void unlock_in_parent() { mutex_.unlock(); }
+  void reset_in_child() {
+    owner_ = nullptr;
+    mutex_.unlock();
+  }
+
  private:
   std::mutex mutex_;
   std::condition_variable free_;
@@ -55,7 +69,12 @@ class Turn {
 };
 
 Turn& turn() {
-  static Turn* t = new Turn();  // never destroyed: workers may outlive statics
+  static Turn* t = [] {
+    Turn* made = new Turn();  // never destroyed: workers may outlive statics
+    pthread_atfork([] { turn().lock_for_fork(); }, [] { turn().unlock_in_parent(); },
+                   [] { turn().reset_in_child(); });
+    return made;
+  }();
   return *t;
 }
 #endif
@@ -73,6 +92,10 @@ PythonWorker& PythonWorker::of(WorkerContext& w, PyInterpreterState* interpreter
 }
 
 void PythonWorker::hold() {
+  if (python_abandoned()) {
+    let_go();
+    park_forever();
+  }
   ran_python_ = true;
   if (held_) return;
 #ifndef Py_GIL_DISABLED

@@ -4,9 +4,9 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
-#include <cmath>
+#include <utility>
 
-#include "py_cown.h"
+#include "errors.h"
 
 namespace nb = nanobind;
 
@@ -17,118 +17,148 @@ Session& session() {
   return *s;
 }
 
-Runtime& runtime_for_scheduling() {
-  Session& s = session();
-  if (!s.runtime || !s.accepting) {
-    raise_runtime_error(s.runtime ? "the runtime is stopping; call start() again after wait() returns"
-                                          : "the runtime is not running; call boc.start() first");
-  }
-  return *s.runtime;
+std::shared_ptr<Run> Session::current() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return current_;
 }
+
+std::shared_ptr<Run> Session::last() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return last_;
+}
+
+bool Session::install(const std::shared_ptr<Run>& fresh) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (current_) return false;
+  fresh->start();  // threads only, no Python; a failure leaves nothing installed
+  current_ = fresh;
+  return true;
+}
+
+void Session::retire(const std::shared_ptr<Run>& run) {
+  std::shared_ptr<Run> ended, dropped;  // destroyed after the lock is let go
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (current_ != run) return;  // another caller retired it already
+    ended = std::exchange(current_, nullptr);
+    dropped = std::exchange(last_, run);
+  }
+}
+
+Run* Session::give_up_current() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  Run* run = current_.get();
+  // Leaked on purpose: destroying the run would wait for its workers.
+  if (run != nullptr) new std::shared_ptr<Run>(std::exchange(current_, nullptr));
+  return run;
+}
+
+void Session::close_for_exit() {
+  std::shared_ptr<Run> run;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    exiting_ = true;
+    run = current_;
+  }
+  if (run) run->runtime().close();
+}
+
+bool Session::exiting() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return exiting_;
+}
+
+void Session::forget_last() {
+  std::shared_ptr<Run> dropped;
+  std::lock_guard<std::mutex> guard(mutex_);
+  dropped.swap(last_);
+  // `dropped` goes after `guard`: declared first, destroyed last.
+}
+
+bool in_behaviour() noexcept { return WorkerContext::current() != nullptr; }
 
 namespace {
 
 void raise_if_in_behaviour(const char* what) {
-  if (WorkerContext::current() != nullptr) {
-    raise_runtime_error(std::string(what) +
-                                    " cannot be called from inside a behaviour (it would wait for itself)");
+  if (in_behaviour()) {
+    raise_runtime_error(std::string(what) + " cannot be called from inside a behaviour (it would wait for itself)");
   }
 }
 
-nb::dict report_to_dict(const WorkerReport& r, const SchedulerInfo& info) {
-  nb::dict d;
-  d["worker"] = r.worker;
-  d["behaviors_run"] = r.behaviours_run;
-  d["parks"] = r.parks;
-  d["busy_ns"] = r.busy_ns;
-  d["idle_ns"] = r.idle_ns;
-  for (std::size_t i = 0; i < info.counters.size(); ++i) d[info.counters[i].name.c_str()] = r.counters[i];
-  return d;
-}
-
-nb::list stats_of(const Runtime& rt) {
-  nb::list out;
-  for (const WorkerReport& r : rt.stats()) out.append(report_to_dict(r, rt.scheduler_info()));
-  return out;
-}
-
-// Waits for quiescence without the interpreter lock, in slices so that
-// Ctrl-C (a pending signal) interrupts the wait. False on timeout.
-bool quiesce_interruptibly(Runtime& rt, std::optional<double> timeout_s) {
-  using namespace std::chrono;
-  const auto deadline =
-      timeout_s ? steady_clock::now() + duration_cast<steady_clock::duration>(duration<double>(*timeout_s))
-                : steady_clock::time_point::max();
-  for (;;) {
-    const auto slice_end = std::min(deadline, steady_clock::now() + milliseconds(100));
-    bool done;
-    {
-      nb::gil_scoped_release unlocked;
-      done = rt.quiesce(slice_end - steady_clock::now());
-    }
-    if (done) return true;
-    if (steady_clock::now() >= deadline) return false;
-    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+[[noreturn]] void raise_stopping() {
+  if (session().exiting()) {
+    raise_runtime_error(
+        "the interpreter is exiting: boc's exit hook is stopping the runtime and takes no new behaviours "
+        "from outside threads");
   }
+  raise_runtime_error(
+      "the runtime is being stopped by a wait() in progress; call boc.start() (or boc.when()) again "
+      "once it has returned");
+}
+
+[[noreturn]] void raise_exited() {
+  raise_runtime_error(
+      "the interpreter is exiting and boc's exit hook has already stopped the runtime, so no new run can "
+      "start; schedule behaviours before the end of the program (or in an atexit handler registered after "
+      "importing boc)");
 }
 
 void start(const std::string& scheduler, std::size_t workers, const Options& options) {
   Session& s = session();
-  if (s.runtime) {
-    raise_runtime_error("the runtime is already running");
-  }
-  raise_if_in_behaviour("start()");
-  try {
-    s.runtime = std::make_unique<Runtime>(scheduler, workers, options);
-  } catch (const std::invalid_argument& e) {
-    throw nb::value_error(e.what());
-  }
-  s.interpreter = PyInterpreterState_Get();
-  s.errors = PyList_New(0);
-  s.accepting = true;
-  s.started = std::chrono::steady_clock::now();
-  s.runtime->start();
-}
-
-bool quiesce(std::optional<double> timeout_s) {
-  Session& s = session();
-  if (!s.runtime) return true;
-  raise_if_in_behaviour("quiesce()");
-  return quiesce_interruptibly(*s.runtime, timeout_s);
-}
-
-// Stops a quiescent runtime: returns (elapsed seconds, stats, errors).
-nb::tuple stop() {
-  Session& s = session();
-  if (!s.runtime) raise_runtime_error("the runtime is not running");
-  raise_if_in_behaviour("wait()");
-  quiesce_interruptibly(*s.runtime, std::nullopt);
-  s.accepting = false;
-  {
-    nb::gil_scoped_release unlocked;
-    s.runtime->stop();
-  }
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
-  nb::list stats = stats_of(*s.runtime);
-  nb::list errors = nb::steal<nb::list>(s.errors);
-  s.errors = nullptr;
-  for (const std::exception_ptr& e : s.runtime->take_errors()) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& native) {
-      errors.append(nb::handle(PyExc_RuntimeError)(std::string("native behaviour body failed: ") + native.what()));
-    } catch (...) {
-      errors.append(nb::handle(PyExc_RuntimeError)("native behaviour body failed with a non-standard exception"));
+  for (;;) {
+    if (std::shared_ptr<Run> run = s.current()) {
+      if (!run->has_config(scheduler, workers, options)) {
+        nb::tuple running = run->config();
+        raise_runtime_error(nb::str("the runtime is already running with scheduler={!r}, workers={}, "
+                                    "options={!r}; call boc.wait() before starting it with another "
+                                    "configuration")
+                                .format(running[0], running[1], running[2])
+                                .c_str());
+      }
+      if (run->runtime().closed()) raise_stopping();
+      return;  // running with this configuration already
     }
+    if (s.exiting()) raise_exited();
+    raise_if_in_behaviour("start()");
+    auto fresh = std::make_shared<Run>(scheduler, workers, options);
+    if (s.install(fresh)) return;
+    // Another thread started a run meanwhile: compare with that one.
   }
-  s.runtime.reset();
-  return nb::make_tuple(elapsed, stats, errors);
 }
 
-nb::object config() {
-  const Session& s = session();
-  if (!s.runtime) return nb::none();
-  return nb::make_tuple(s.runtime->scheduler_info().name, s.runtime->worker_count(), s.runtime->options());
+void quiesce(std::optional<double> timeout_s) {
+  std::shared_ptr<Run> run = session().current();
+  if (!run) return;
+  raise_if_in_behaviour("quiesce()");
+  if (!quiesce_interruptibly(run->runtime(), timeout_s)) raise_timeout(run->runtime(), *timeout_s);
+}
+
+// (scheduler, workers, options, elapsed, stats, errors) of a finished run.
+nb::tuple outcome(Run& run) {
+  nb::tuple config = run.config();
+  nb::tuple result = run.finish(std::nullopt);  // finished: returns at once
+  return nb::make_tuple(config[0], config[1], config[2], result[0], result[1], result[2]);
+}
+
+// Stops the run in progress and returns its outcome; the last run's when
+// none is in progress, None when none has run.
+nb::object stop(std::optional<double> timeout_s) {
+  Session& s = session();
+  if (std::shared_ptr<Run> run = s.current()) {
+    raise_if_in_behaviour("wait()");
+    run->finish(timeout_s);
+    s.retire(run);
+    return outcome(*run);
+  }
+  if (std::shared_ptr<Run> last = s.last()) return outcome(*last);
+  return nb::none();
+}
+
+nb::object stats() {
+  Session& s = session();
+  if (std::shared_ptr<Run> run = s.current()) return stats_of(run->runtime());
+  if (std::shared_ptr<Run> last = s.last()) return outcome(*last)[4];
+  return nb::none();
 }
 
 nb::dict describe(const SchedulerInfo& info) {
@@ -156,6 +186,25 @@ nb::dict describe(const SchedulerInfo& info) {
 
 }  // namespace
 
+std::shared_ptr<Run> run_for_scheduling() {
+  Session& s = session();
+  for (;;) {
+    if (std::shared_ptr<Run> run = s.current()) return run;
+    if (s.exiting()) raise_exited();
+    // Starts with the defaults; a wait() on another thread may end that run
+    // before this thread uses it, hence the loop.
+    nb::module_::import_("boc.runtime").attr("start")();
+  }
+}
+
+void schedule(Run& run, Behaviour* b) {
+  try {
+    run.runtime().schedule(b);
+  } catch (const RuntimeClosed&) {
+    raise_stopping();
+  }
+}
+
 void bind_session(nb::module_& m) {
   m.def("schedulers", [] {
     nb::dict out;
@@ -174,17 +223,21 @@ void bind_session(nb::module_& m) {
       },
       nb::arg("scheduler"), nb::arg("options"));
   m.def("quiesce", &quiesce, nb::arg("timeout").none());
-  m.def("stop", &stop);
-  m.def("config", &config);
-  m.def("running", [] { return static_cast<bool>(session().runtime); });
-  m.def("in_flight", [] {
-    const Session& s = session();
-    return s.runtime ? s.runtime->in_flight() : 0;
+  m.def("stop", &stop, nb::arg("timeout").none());
+  m.def("config", [] {
+    std::shared_ptr<Run> run = session().current();
+    return run ? nb::object(run->config()) : nb::none();
   });
-  m.def("in_behaviour", [] { return WorkerContext::current() != nullptr; });
-  m.def("stats", [] {
-    const Session& s = session();
-    return s.runtime ? nb::object(stats_of(*s.runtime)) : nb::none();
+  m.def("running", [] { return static_cast<bool>(session().current()); });
+  m.def("in_flight", [] {
+    std::shared_ptr<Run> run = session().current();
+    return run ? run->runtime().behaviours_in_flight() : 0;
+  });
+  m.def("in_behaviour", &in_behaviour);
+  m.def("stats", &stats);
+  m.def("after_fork_in_child", [] {
+    // The parent's run is not the child's: its workers do not exist here.
+    if (Run* parent = session().give_up_current()) parent->runtime().forsake();
   });
 }
 

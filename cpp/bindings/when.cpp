@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
 #include "py_cown.h"
 #include "python_behaviour.h"
 #include "session.h"
@@ -21,7 +22,7 @@ class When {
   // Schedules fn(*args) and returns the cown that receives its result.
   nb::object operator()(nb::handle fn) const {
     check_arity(fn);
-    if (!session().runtime) nb::module_::import_("boc.runtime").attr("start")();
+    std::shared_ptr<Run> run = run_for_scheduling();
     nb::object result = nb::cast(PyCown(nb::none()));
     std::vector<Cown*> cowns;
     cowns.reserve(nb::len(call_args_) + 1);
@@ -33,7 +34,7 @@ class When {
       }
     }
     cowns.push_back(nb::inst_ptr<PyCown>(result)->core.get());
-    runtime_for_scheduling().schedule(new PythonBehaviour(cowns, fn.ptr(), call_args_.ptr(), result.ptr()));
+    schedule(*run, new PythonBehaviour(*run, cowns, fn.ptr(), call_args_.ptr(), result.ptr()));
     return result;
   }
 
@@ -46,6 +47,7 @@ class When {
       nb::handle a = args[i];
       nb::object item;
       if (nb::isinstance<PyCown>(a)) {
+        check_initialised(a, "when() argument " + std::to_string(i + 1) + " is ");
         item = nb::borrow(a);
       } else if (PyList_Check(a.ptr()) || PyTuple_Check(a.ptr())) {
         nb::list group;
@@ -55,6 +57,7 @@ class When {
                                   type_name(c) + "; groups must hold only Cowns")
                                      .c_str());
           }
+          check_initialised(c, "when() argument " + std::to_string(i + 1) + " is a group holding ");
           group.append(c);
         }
         item = std::move(group);
@@ -70,6 +73,10 @@ class When {
   }
 
   static std::string type_name(nb::handle o) { return nb::type_name(o.type()).c_str(); }
+
+  static void check_initialised(nb::handle c, const std::string& where) {
+    if (!nb::inst_ready(c)) raise_type_error(where + uninitialised_cown_message(c));
+  }
 
   // Accepts at once a plain function that takes one positional argument per
   // argument of when(); anything else goes to boc.signature.check_arity,
@@ -106,7 +113,7 @@ class When {
 void bind_when(nb::module_& m) {
   nb::class_<When>(m, "When", "The decorator boc.when() returns.")
       .def(nb::init<nb::args>())
-      .def("__call__", &When::operator(), nb::arg("fn"));
+      .def("__call__", &When::operator(), nb::arg("fn").none());
 }
 
 }  // namespace boc::python

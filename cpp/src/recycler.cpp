@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <pthread.h>
 #include <utility>
 
 namespace boc::recycler {
@@ -100,6 +101,14 @@ class Depot {
     free_all(excess, c);
   }
 
+  // Held across fork() (see fork_handlers below).
+  void lock_for_fork() noexcept {
+    if (!dead()) mutex_.lock();
+  }
+  void unlock_after_fork() noexcept {
+    if (!dead()) mutex_.unlock();
+  }
+
   std::size_t blocks(std::size_t c) noexcept {
     if (dead()) return 0;
     std::lock_guard<std::mutex> guard(mutex_);
@@ -135,6 +144,13 @@ class Depot {
 constinit Depot depot;
 
 using detail::thread_cache;
+
+// fork() copies only the calling thread: had another thread held the depot's
+// lock at that moment, the child would find it held for ever. Taking it
+// around the fork leaves it free and the depot consistent in both processes.
+[[maybe_unused]] const int fork_handlers =
+    pthread_atfork([] { depot.lock_for_fork(); }, [] { depot.unlock_after_fork(); },
+                   [] { depot.unlock_after_fork(); });
 
 // Hands a thread's magazines to the depot when the thread exits. Its first
 // use on a thread (arm_cache) constructs it, which registers the destructor

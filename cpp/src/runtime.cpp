@@ -2,6 +2,10 @@
 
 #include <stdexcept>
 
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+#endif
+
 #include "boc/platform.h"
 
 namespace boc {
@@ -37,7 +41,26 @@ void Runtime::start() {
   }
 }
 
+void Runtime::close() noexcept {
+  // seq_cst, against an outside schedule(): see Terminator::add_outside.
+  closed_.store(true, std::memory_order_seq_cst);
+}
+
+void Runtime::forsake() noexcept {
+  // Relaxed: read only by threads of the forked child that schedule later,
+  // ordered after this by program order or by their own creation.
+  forsaken_.store(true, std::memory_order_relaxed);
+  close();
+}
+
+std::int64_t Runtime::behaviours_in_flight() const noexcept {
+  std::int64_t n = terminator_.in_flight();
+  for (const auto& w : workers_) n -= w->credits_.get();
+  return n > 0 ? n : 0;
+}
+
 void Runtime::stop() {
+  close();
   if (!running_) return;
   quiesce();
   scheduler_->request_stop();
@@ -61,7 +84,17 @@ WorkerContext* Runtime::local_worker() const noexcept {
 // Two-phase scheduling over the cowns' request queues.
 void Runtime::schedule(Behaviour* b) {
   WorkerContext* const here = local_worker();
-  terminator_.add(here != nullptr ? &here->credits_ : nullptr);
+  if (here != nullptr) {
+    terminator_.add(here->credits_);  // a worker's body: accepted even once closed
+  } else {
+    terminator_.add_outside();
+    // seq_cst, against close(): see Terminator::add_outside.
+    if (closed_.load(std::memory_order_seq_cst)) {
+      terminator_.discard();
+      delete b;
+      throw RuntimeClosed();
+    }
+  }
   const std::size_t n = b->count_;
   b->runtime_ = this;
   // One count per cown, plus one held until every request is queued, so the
@@ -78,8 +111,8 @@ void Runtime::schedule(Behaviour* b) {
     // acquire (when the queue was empty) sees the last holder's writes to
     // the cown, which it released when it emptied the queue.
     Slot* prev = slot.cown->last_.exchange(&slot, std::memory_order_acq_rel);
-    if (prev == nullptr) {
-      ++acquired;  // nobody held or waited for the cown: it is ours now
+    if (prev == nullptr || forsaken_request(prev)) {
+      ++acquired;  // nobody held or waited for the cown (that ever will): it is ours now
       continue;
     }
     // Link behind the predecessor only once its behaviour has queued on all
@@ -101,6 +134,14 @@ void Runtime::schedule(Behaviour* b) {
   if (b->countdown_.fetch_sub(acquired + 1, std::memory_order_acq_rel) == acquired + 1) {
     scheduler_->dispatch(b, here);
   }
+}
+
+bool Runtime::forsaken_request(const Slot* prev) const noexcept {
+  // prev's fields and its behaviour's runtime_ were written before the
+  // exchange that published prev, which our exchange acquired. Only another
+  // runtime can be forsaken while this one schedules.
+  const Runtime* owner = prev->behaviour->runtime_;
+  return owner != this && owner->forsaken_.load(std::memory_order_relaxed);
 }
 
 // Hands every cown of a finished behaviour to the request behind it.
@@ -134,14 +175,28 @@ void Runtime::release(Behaviour& b, WorkerContext* from) {
   }
 }
 
-void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
-  w.running_body_ = true;
+// Not instrumented by AddressSanitizer, which would add a check of its own
+// before the rethrow below, on a stack the forced unwind left marked.
+BOC_NO_SANITIZE_ADDRESS void Runtime::run_body(Behaviour* b) {
   try {
     b->run();
+#if defined(__GLIBCXX__)
+  } catch (const abi::__forced_unwind&) {
+    // The thread is being cancelled or exited (pthread_exit, which CPython
+    // uses on a thread that wants its lock after finalisation began): the
+    // unwinding must go on, or the C library aborts the process.
+    platform::forget_stack_poison();
+    throw;
+#endif
   } catch (...) {
     std::lock_guard<std::mutex> guard(errors_mutex_);
     errors_.push_back(std::current_exception());
   }
+}
+
+void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
+  w.running_body_ = true;
+  run_body(b);
   w.running_body_ = false;
   release(*b, &w);
   delete b;

@@ -120,6 +120,25 @@ TEST(Behaviour, LargeSetsAreSortedAndDeduplicated) {
   EXPECT_FALSE(b->holds(outsider.get()));
 }
 
+// Past the insertion-sort limit: sets in reverse and shuffled order, with
+// duplicates, come out sorted and unique, and holds() finds every member
+// (and nothing else) by binary search.
+TEST(Behaviour, VeryLargeSetsAreSortedAndHoldsFindsEveryMember) {
+  constexpr std::size_t n = 5000;
+  CownPool pool(n);
+  std::vector<Cown*> given;
+  for (std::size_t i = n; i-- > 0;) given.push_back(pool[i]);
+  for (std::size_t i = 0; i < n; i += 3) given.push_back(pool[(i * 7919) % n]);
+  std::unique_ptr<Behaviour> b(make_behaviour(given, [] {}));
+  ASSERT_EQ(b->cown_count(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(b->cown(i), pool[i]) << i;
+    ASSERT_TRUE(b->holds(pool[i])) << i;
+  }
+  CownRef outsider = CownRef::make();
+  EXPECT_FALSE(b->holds(outsider.get()));
+}
+
 TEST(Behaviour, EmptySet) {
   std::unique_ptr<Behaviour> b(make_behaviour(std::span<Cown* const>(), [] {}));
   EXPECT_EQ(b->cown_count(), 0u);

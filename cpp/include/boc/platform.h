@@ -8,7 +8,34 @@
 #include <intrin.h>
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <pthread.h>
+#include <sanitizer/asan_interface.h>
+#endif
+
+// Leaves a function out of AddressSanitizer's instrumentation.
+#if defined(__GNUC__) || defined(__clang__)
+#define BOC_NO_SANITIZE_ADDRESS __attribute__((no_sanitize_address))
+#else
+#define BOC_NO_SANITIZE_ADDRESS
+#endif
+
 namespace boc::platform {
+
+// Under AddressSanitizer: clears the shadow of the calling thread's whole
+// stack. A forced unwind (pthread_exit) ends frames without their epilogues,
+// so their red zones stay marked, and AddressSanitizer's own code at thread
+// exit would then report its writes there. Does nothing in other builds.
+inline void forget_stack_poison() noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* base = nullptr;
+  std::size_t size = 0;
+  if (pthread_attr_getstack(&attr, &base, &size) == 0) __asan_unpoison_memory_region(base, size);
+  pthread_attr_destroy(&attr);
+#endif
+}
 
 // Keeps per-worker data apart so that workers do not share cache lines.
 inline constexpr std::size_t cache_line = 64;

@@ -1,6 +1,7 @@
 // The runtime: workers, the two-phase scheduling protocol, the terminator.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +32,13 @@ struct WorkerReport {
   std::vector<std::uint64_t> counters;  // the strategy's, in its registered order
 };
 
+// What schedule() throws for a behaviour from an outside thread once the
+// runtime is closed (see Runtime::close); the behaviour was deleted.
+class RuntimeClosed : public std::runtime_error {
+ public:
+  RuntimeClosed() : std::runtime_error("the runtime is closed to new work from outside its workers") {}
+};
+
 class Runtime {
  public:
   // Creates the strategy `scheduler` with `options` (checked; see
@@ -44,17 +53,39 @@ class Runtime {
 
   // Takes ownership of `b` and schedules it: it runs once it holds all of
   // its cowns, after every behaviour scheduled earlier on any of them.
-  // Callable from any thread, including from inside a behaviour.
+  // Callable from any thread, including from inside a behaviour. Throws
+  // RuntimeClosed (having deleted `b`) when called from a thread other than
+  // this runtime's workers after close().
   void schedule(Behaviour* b);
+
+  // Refuses new behaviours from outside threads from now on, while this
+  // runtime's own workers may still schedule (a running body's children),
+  // so that everything in flight still completes and quiescence, once
+  // reached, is final. Idempotent; callable from any thread.
+  void close() noexcept;
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  // For the child of a fork(): this runtime's workers do not exist there, so
+  // its behaviours will never run. Closes it and lets other runtimes take
+  // over the cowns its behaviours held or waited for, as if those were free.
+  // A forsaken runtime must not be used or destroyed (its destructor would
+  // wait for threads that do not exist); the caller leaks it.
+  void forsake() noexcept;
 
   // Blocks until no behaviour is in flight; false if `timeout` ran out first.
   bool quiesce(std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
 
-  // Waits for quiescence, then stops and joins the workers.
+  // Closes the runtime, waits for quiescence, then stops and joins the
+  // workers. Not to be called by two threads at once.
   void stop();
 
   bool running() const noexcept { return running_; }
+  // Behaviours in flight plus finished ones whose workers have not reported
+  // them yet: zero exactly when quiescent (see terminator.h).
   std::int64_t in_flight() const noexcept { return terminator_.in_flight(); }
+  // An estimate, for messages, of the behaviours really in flight: in_flight()
+  // less the finished ones workers still hold as credits.
+  std::int64_t behaviours_in_flight() const noexcept;
   std::size_t worker_count() const noexcept { return workers_.size(); }
   const SchedulerInfo& scheduler_info() const noexcept { return info_; }
   const Options& options() const noexcept { return options_; }
@@ -67,8 +98,12 @@ class Runtime {
  private:
   void worker_loop(WorkerContext& w);
   void run_behaviour(Behaviour* b, WorkerContext& w);
+  void run_body(Behaviour* b);
   void release(Behaviour& b, WorkerContext* from);
   WorkerContext* local_worker() const noexcept;
+  // True if `prev`, the request ahead of one of ours on a cown, belongs to a
+  // forsaken runtime and so will never hand the cown on.
+  bool forsaken_request(const Slot* prev) const noexcept;
 
   const SchedulerInfo& info_;
   Options options_;
@@ -78,6 +113,8 @@ class Runtime {
   Terminator terminator_;
   bool running_ = false;
   bool stopped_ = false;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> forsaken_{false};
 
   std::mutex errors_mutex_;
   std::vector<std::exception_ptr> errors_;

@@ -29,16 +29,21 @@ class Terminator {
   using Clock = std::chrono::steady_clock;
 
   // Finished behaviours a worker has not yet taken off the shared count.
-  // Owned by one worker thread; never shared.
+  // Written only by its worker thread; atomic (relaxed loads and stores,
+  // plain moves on common hardware) only so that other threads may read an
+  // estimate of what is really in flight (see Runtime::behaviours_in_flight).
   struct Credits {
-    std::int64_t held = 0;
+    std::atomic<std::int64_t> held{0};
+
+    std::int64_t get() const noexcept { return held.load(std::memory_order_relaxed); }
+    void set(std::int64_t n) noexcept { held.store(n, std::memory_order_relaxed); }
   };
 
-  // A behaviour is scheduled; `credits` are the scheduling worker's, or
-  // null on a thread outside the pool.
-  void add(Credits* credits) noexcept {
-    if (credits != nullptr && credits->held > 0) {
-      --credits->held;
+  // A behaviour is scheduled by the worker owning `credits`.
+  void add(Credits& credits) noexcept {
+    const std::int64_t held = credits.get();
+    if (held > 0) {
+      credits.set(held - 1);
       return;
     }
     // Relaxed: a behaviour is added by the thread that schedules it, always
@@ -48,23 +53,25 @@ class Terminator {
     count_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // A behaviour is scheduled by a thread outside the pool. seq_cst: the
+  // caller then reads whether the runtime still accepts outside work, and a
+  // closer writes that flag before it waits for zero (see Runtime::close);
+  // with both pairs seq_cst, either the closer sees this behaviour counted
+  // or the caller sees the runtime closed and calls discard().
+  void add_outside() noexcept { count_.fetch_add(1, std::memory_order_seq_cst); }
+
+  // Undoes add_outside() for a behaviour that will not run after all.
+  void discard() noexcept { take(1); }
+
   // A behaviour finished on the worker owning `credits`.
-  void remove(Credits& credits) noexcept { ++credits.held; }
+  void remove(Credits& credits) noexcept { credits.set(credits.get() + 1); }
 
   // Hands the worker's credits back to the shared count.
   void flush(Credits& credits) noexcept {
-    if (credits.held == 0) return;
-    const std::int64_t n = credits.held;
-    credits.held = 0;
-    // seq_cst on both sides of the waiter handshake (this decrement and the
-    // load of waiters_, against wait_until's increment of waiters_ and load
-    // of count_): at least one side sees the other, so a waiter is either
-    // notified or sees zero itself. The mutex is taken only when someone
-    // waits, keeping the common path to one atomic operation.
-    if (count_.fetch_sub(n, std::memory_order_seq_cst) == n && waiters_.load(std::memory_order_seq_cst) > 0) {
-      std::lock_guard<std::mutex> guard(mutex_);
-      zero_.notify_all();
-    }
+    const std::int64_t n = credits.get();
+    if (n == 0) return;
+    credits.set(0);
+    take(n);
   }
 
   // Behaviours in flight plus credits not yet handed back: zero exactly
@@ -73,6 +80,7 @@ class Terminator {
 
   // True once nothing is in flight; false if `deadline` passed first.
   bool wait_until(Clock::time_point deadline) {
+    // seq_cst: see take().
     waiters_.fetch_add(1, std::memory_order_seq_cst);
     bool done;
     {
@@ -85,6 +93,18 @@ class Terminator {
   }
 
  private:
+  void take(std::int64_t n) noexcept {
+    // seq_cst on both sides of the waiter handshake (this decrement and the
+    // load of waiters_, against wait_until's increment of waiters_ and load
+    // of count_): at least one side sees the other, so a waiter is either
+    // notified or sees zero itself. The mutex is taken only when someone
+    // waits, keeping the common path to one atomic operation.
+    if (count_.fetch_sub(n, std::memory_order_seq_cst) == n && waiters_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> guard(mutex_);
+      zero_.notify_all();
+    }
+  }
+
   std::atomic<std::int64_t> count_{0};
   std::atomic<int> waiters_{0};
   std::mutex mutex_;
