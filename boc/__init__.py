@@ -15,8 +15,6 @@ behaviours ever touch one cown at once and no locks are needed.
 110
 """
 
-from importlib import metadata
-
 from boc._core import Cown
 from boc.report import RunReport
 from boc.runtime import (
@@ -30,11 +28,6 @@ from boc.runtime import (
     wait,
     when,
 )
-
-try:
-    __version__: str = metadata.version("boc")  # pyproject.toml is the one source
-except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "Cown",
@@ -50,3 +43,18 @@ __all__ = [
     "wait",
     "when",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """``boc.__version__``: the installed distribution's version (pyproject.toml
+    is its one source), looked up on first use, as reading metadata is slow."""
+    if name != "__version__":
+        raise AttributeError(f"module 'boc' has no attribute {name!r}")
+    from importlib import metadata
+
+    try:
+        version = metadata.version("boc")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        version = "0+unknown"
+    globals()["__version__"] = version
+    return version

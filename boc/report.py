@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,6 +56,8 @@ class RunReport:
         """
         known = list(self.stats[0]) if self.stats else self._counter_names()
         if counter not in known:
+            import difflib  # only for this message: it is slow to import
+
             close = difflib.get_close_matches(counter, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise KeyError(f"{counter!r} is not a counter of this run{hint}; its counters are: {', '.join(known)}")

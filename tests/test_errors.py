@@ -662,3 +662,16 @@ def test_base_exceptions_from_bodies_are_collected_too(scheduler: str) -> None:
     assert isinstance(exits.exception, SystemExit)
     boc.start(scheduler, workers=2)
     _still_works_and_nothing_was_scheduled(scheduler, c, 0)
+
+
+def test_the_decorator_takes_exactly_one_function(scheduler: str) -> None:
+    """when(c)() or when(c)(f, g) or a keyword say what the decorator takes; nothing runs."""
+    boc.start(scheduler, workers=2)
+    c = boc.Cown(0)
+    decorate = boc.when(c)
+    for call in (lambda: decorate(), lambda: decorate(_none, _none), lambda: decorate(fn=_none)):
+        with pytest.raises(TypeError, match="takes one argument, the function"):
+            call()
+    with pytest.raises(TypeError, match="never initialised"):
+        type(decorate).__new__(type(decorate))(_none)
+    _still_works_and_nothing_was_scheduled(scheduler, c, 0)

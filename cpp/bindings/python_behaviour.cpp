@@ -26,12 +26,26 @@ PyObject* take_raised_exception() {
   return value;
 #endif
 }
+// A copy of the calling thread's context, or null if it holds no variable.
+// Copying is cheap but makes a new object, tracked by the collector, per
+// behaviour; most programs set no context variable, so the empty case is
+// told apart first, from the thread's current context (null until the
+// thread first uses one).
+PyObject* capture_context() {
+  PyObject* current = PyThreadState_Get()->context;
+  if (current == nullptr) return nullptr;
+  const Py_ssize_t size = PyObject_Length(current);
+  if (size == 0) return nullptr;
+  if (size < 0) PyErr_Clear();  // cannot happen for a context; copying tells for sure
+  PyObject* copy = PyContext_CopyCurrent();
+  if (copy == nullptr) throw nb::python_error();
+  return copy;
+}
 }  // namespace
 
 PythonBehaviour::PythonBehaviour(Run& run, std::span<Cown* const> cowns, PyObject* fn, PyObject* args,
                                  PyObject* result)
-    : Behaviour(cowns), run_(run), fn_(fn), args_(args), result_(result), context_(PyContext_CopyCurrent()) {
-  if (context_ == nullptr) throw nb::python_error();
+    : Behaviour(cowns), run_(run), fn_(fn), args_(args), result_(result), context_(capture_context()) {
   Py_INCREF(fn_);
   Py_INCREF(args_);
   Py_INCREF(result_);
@@ -55,17 +69,20 @@ void PythonBehaviour::drop_references() noexcept {
 }
 
 void PythonBehaviour::run() {
-  PythonWorker::of(*WorkerContext::current(), run_.interpreter()).hold();
+  PythonWorker& worker = PythonWorker::of(*WorkerContext::current(), run_.interpreter());
+  worker.hold();
 
   PyObject* value = nullptr;
   PyObject* exc = nullptr;
-  if (PyContext_Enter(context_) == 0) {
+  PyObject* context = context_ != nullptr ? context_ : worker.empty_context();
+  if (context != nullptr && PyContext_Enter(context) == 0) {
     current_python_behaviour() = this;
     value = PyObject_Call(fn_, args_, nullptr);
     current_python_behaviour() = nullptr;
     if (value == nullptr) exc = take_raised_exception();
     // Cannot fail: this thread entered this very context just now.
-    if (PyContext_Exit(context_) != 0) PyErr_Clear();
+    if (PyContext_Exit(context) != 0) PyErr_Clear();
+    if (context_ == nullptr) worker.after_empty_context();
   } else {
     exc = take_raised_exception();
   }

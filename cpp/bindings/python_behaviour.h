@@ -13,8 +13,8 @@ class Run;
 
 class PythonBehaviour final : public Behaviour {
  public:
-  // Takes new references to `fn`, `args` and `result` (a boc.Cown), and a
-  // copy of the calling thread's context; call with the interpreter lock
+  // Takes new references to `fn`, `args` and `result` (a boc.Cown), and
+  // copies the calling thread's context; call with the interpreter lock
   // held. `run` outlives the behaviour (it is stopped only once nothing is
   // in flight).
   PythonBehaviour(Run& run, std::span<Cown* const> cowns, PyObject* fn, PyObject* args, PyObject* result);
@@ -34,7 +34,8 @@ class PythonBehaviour final : public Behaviour {
   PyObject* result_;
   // The context of the thread that called when(), copied then, as asyncio
   // does for a task: the body sees what was set before it was scheduled,
-  // and what it sets stays out of later bodies on the same worker.
+  // and what it sets stays out of later bodies on the same worker. Null when
+  // that context held no variable: the body then runs in an empty one.
   PyObject* context_;
 };
 

@@ -105,6 +105,19 @@ void PythonWorker::hold() {
   held_ = true;
 }
 
+PyObject* PythonWorker::empty_context() {
+  if (empty_context_ == nullptr) empty_context_ = PyContext_New();
+  return empty_context_;
+}
+
+void PythonWorker::after_empty_context() noexcept {
+  const Py_ssize_t size = PyObject_Length(empty_context_);
+  if (size != 0) {
+    if (size < 0) PyErr_Clear();
+    Py_CLEAR(empty_context_);
+  }
+}
+
 void PythonWorker::let_go() noexcept {
   if (!held_) return;
   PyEval_SaveThread();
@@ -132,6 +145,7 @@ void PythonWorker::after_behaviour() noexcept {
 
 void PythonWorker::retire() noexcept {
   hold();
+  Py_CLEAR(empty_context_);
   PyThreadState_Clear(thread_state_);
   PyThreadState_DeleteCurrent();  // also releases the interpreter lock
   give_back_turn();

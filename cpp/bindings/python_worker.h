@@ -25,6 +25,15 @@ class PythonWorker final : public WorkerResource {
   // Holds the interpreter lock on return.
   void hold();
 
+  // A context that holds no variable, for bodies scheduled from a context
+  // that held none (the common case: then no copy is made per behaviour).
+  // Reused while bodies leave it empty; null with a Python error set if it
+  // cannot be made. Interpreter lock held.
+  PyObject* empty_context();
+  // After a body ran in empty_context(): if it set a variable, the context
+  // is dropped, so that the next body starts empty again.
+  void after_empty_context() noexcept;
+
   void after_behaviour() noexcept override;
   void suspend() noexcept override { let_go(); }
   void retire() noexcept override;
@@ -35,6 +44,7 @@ class PythonWorker final : public WorkerResource {
   void give_back_turn() noexcept;
 
   PyThreadState* thread_state_;
+  PyObject* empty_context_ = nullptr;
   bool held_ = false;
   bool has_turn_ = false;  // see Turn in python_worker.cpp
   bool ran_python_ = false;  // since the last after_behaviour()

@@ -224,16 +224,10 @@ void bind_session(nb::module_& m) {
       nb::arg("scheduler"), nb::arg("options"));
   m.def("quiesce", &quiesce, nb::arg("timeout").none());
   m.def("stop", &stop, nb::arg("timeout").none());
-  m.def("config", [] {
-    std::shared_ptr<Run> run = session().current();
-    return run ? nb::object(run->config()) : nb::none();
-  });
-  m.def("running", [] { return static_cast<bool>(session().current()); });
   m.def("in_flight", [] {
     std::shared_ptr<Run> run = session().current();
     return run ? run->runtime().behaviours_in_flight() : 0;
   });
-  m.def("in_behaviour", &in_behaviour);
   m.def("stats", &stats);
   m.def("after_fork_in_child", [] {
     // The parent's run is not the child's: its workers do not exist here.

@@ -47,7 +47,7 @@ class When {
       nb::handle a = args[i];
       nb::object item;
       if (nb::isinstance<PyCown>(a)) {
-        check_initialised(a, "when() argument " + std::to_string(i + 1) + " is ");
+        check_initialised(a, i, false);
         item = nb::borrow(a);
       } else if (PyList_Check(a.ptr()) || PyTuple_Check(a.ptr())) {
         nb::list group;
@@ -57,7 +57,7 @@ class When {
                                   type_name(c) + "; groups must hold only Cowns")
                                      .c_str());
           }
-          check_initialised(c, "when() argument " + std::to_string(i + 1) + " is a group holding ");
+          check_initialised(c, i, true);
           group.append(c);
         }
         item = std::move(group);
@@ -74,8 +74,11 @@ class When {
 
   static std::string type_name(nb::handle o) { return nb::type_name(o.type()).c_str(); }
 
-  static void check_initialised(nb::handle c, const std::string& where) {
-    if (!nb::inst_ready(c)) raise_type_error(where + uninitialised_cown_message(c));
+  // TypeError unless `c`, argument `i` or in group `i`, was initialised.
+  static void check_initialised(nb::handle c, std::size_t i, bool in_group) {
+    if (nb::inst_ready(c)) return;
+    raise_type_error("when() argument " + std::to_string(i + 1) + (in_group ? " is a group holding " : " is ") +
+                     uninitialised_cown_message(c));
   }
 
   // Accepts at once a plain function that takes one positional argument per
@@ -108,12 +111,40 @@ class When {
   nb::tuple call_args_;
 };
 
+// when(...)(fn), as the type's call slot: it runs once per behaviour, and
+// nanobind's dispatch would cost more than the rest of the call (and would
+// refuse None before the checks could say what is wrong with it).
+PyObject* call_when(PyObject* self, PyObject* args, PyObject* kwargs) noexcept {
+  if (PyTuple_GET_SIZE(args) != 1 || (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0)) {
+    PyErr_SetString(PyExc_TypeError,
+                    "the decorator boc.when(...) returns takes one argument, the function to schedule");
+    return nullptr;
+  }
+  if (!nb::inst_ready(self)) {
+    PyErr_SetString(PyExc_TypeError, "this decorator was never initialised: make it with boc.when(...)");
+    return nullptr;
+  }
+  try {
+    return nb::inst_ptr<When>(self)->operator()(PyTuple_GET_ITEM(args, 0)).release().ptr();
+  } catch (nb::python_error& e) {
+    e.restore();
+  } catch (const nb::builtin_exception& e) {
+    PyErr_SetString(e.type() == nb::exception_type::type_error ? PyExc_TypeError : PyExc_RuntimeError, e.what());
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+PyType_Slot when_slots[] = {{Py_tp_call, reinterpret_cast<void*>(call_when)}, {0, nullptr}};
+
 }  // namespace
 
 void bind_when(nb::module_& m) {
-  nb::class_<When>(m, "When", "The decorator boc.when() returns.")
-      .def(nb::init<nb::args>())
-      .def("__call__", &When::operator(), nb::arg("fn").none());
+  nb::class_<When>(m, "When", nb::type_slots(when_slots), "The decorator boc.when() returns.")
+      .def(nb::init<nb::args>());
 }
 
 }  // namespace boc::python

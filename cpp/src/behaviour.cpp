@@ -7,8 +7,9 @@
 namespace boc {
 
 namespace {
-// Sets up to this many cowns are sorted in place by insertion; larger ones,
-// which insertion would make quadratic, through a sorted copy.
+// Sets up to this many cowns are sorted in place by insertion and searched
+// from the start; larger ones, which that would make quadratic, are sorted
+// through a copy and searched by halves.
 constexpr std::size_t insertion_sort_limit = 16;
 }  // namespace
 
@@ -45,6 +46,12 @@ Behaviour::~Behaviour() {
 }
 
 bool Behaviour::holds(const Cown* c) const noexcept {
+  if (count_ <= insertion_sort_limit) {
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (slots_[i].cown == c) return true;
+    }
+    return false;
+  }
   // Binary search: the slots are sorted by id, without duplicates.
   const std::uint64_t id = c->id();
   std::size_t lo = 0, hi = count_;
