@@ -26,6 +26,12 @@ std::string display_name(nb::handle o) {
   if (o.type().is(nb::type<PyCown>())) return "boc.Cown";
   return nb::type_name(o.type()).c_str();
 }
+
+// The cown `self` holds; TypeError for an instance that was never initialised.
+PyCown& cown_of(nb::handle self) {
+  if (!nb::inst_ready(self)) raise_type_error("cannot use " + uninitialised_cown_message(self));
+  return *nb::inst_ptr<PyCown>(self);
+}
 }  // namespace
 
 std::string uninitialised_cown_message(nb::handle o) {
@@ -38,12 +44,6 @@ std::string uninitialised_cown_message(nb::handle o) {
 }
 
 namespace {
-
-// The cown `self` holds; TypeError for an instance that was never initialised.
-PyCown& cown_of(nb::handle self) {
-  if (!nb::inst_ready(self)) raise_type_error("cannot use " + uninitialised_cown_message(self));
-  return *nb::inst_ptr<PyCown>(self);
-}
 
 // Raises RuntimeError unless the calling thread may touch `c`'s value now.
 void check_access(const PyCown& c) {

@@ -52,15 +52,9 @@ class Turn {
     free_.notify_one();
   }
 
-  // fork() copies only the calling thread: the lock is taken around it so
-  // that the child does not inherit it held, and the child's turn starts
-  // free (its owner, a worker, does not exist there).
+  // Held across fork() in the parent (see turn_slot).
   void lock_for_fork() { mutex_.lock(); }
-  void unlock_in_parent() { mutex_.unlock(); }
-  void reset_in_child() {
-    owner_ = nullptr;
-    mutex_.unlock();
-  }
+  void unlock_after_fork() { mutex_.unlock(); }
 
  private:
   std::mutex mutex_;
@@ -68,15 +62,21 @@ class Turn {
   const PythonWorker* owner_ = nullptr;
 };
 
-Turn& turn() {
+// Never destroyed: workers may outlive statics. fork() copies only the
+// calling thread, so the parent takes the turn's lock around it (no worker
+// is inside it then), and the child gets a turn of its own: the copied one
+// may name an owner, and its condition variable waiters, that do not exist
+// there. The copy is left alone, held.
+Turn*& turn_slot() {
   static Turn* t = [] {
-    Turn* made = new Turn();  // never destroyed: workers may outlive statics
-    pthread_atfork([] { turn().lock_for_fork(); }, [] { turn().unlock_in_parent(); },
-                   [] { turn().reset_in_child(); });
-    return made;
+    pthread_atfork([] { turn_slot()->lock_for_fork(); }, [] { turn_slot()->unlock_after_fork(); },
+                   [] { turn_slot() = new Turn(); });
+    return new Turn();
   }();
-  return *t;
+  return t;
 }
+
+Turn& turn() { return *turn_slot(); }
 #endif
 }  // namespace
 
