@@ -19,6 +19,7 @@ from boc._core import Cown
 from boc.report import RunReport
 from boc.runtime import (
     counters,
+    executors,
     options,
     quiesce,
     schedulers,
@@ -34,6 +35,7 @@ __all__ = [
     "__version__",
     "RunReport",
     "counters",
+    "executors",
     "options",
     "quiesce",
     "schedulers",

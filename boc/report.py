@@ -16,6 +16,7 @@ class RunReport:
     Attributes:
         scheduler: name of the strategy that ran.
         workers: number of worker threads.
+        executor: how Python bodies ran (see :func:`boc.executors`).
         options: every option of the strategy, defaults filled in.
         stats: one dict per worker, as :func:`boc.stats` returns them.
         errors: exceptions raised by behaviour bodies during the run.
@@ -24,6 +25,7 @@ class RunReport:
 
     scheduler: str | None
     workers: int
+    executor: str | None = None
     options: dict[str, int] = field(default_factory=dict)
     stats: list[dict[str, int]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
@@ -32,8 +34,8 @@ class RunReport:
     def to_frame(self) -> "pandas.DataFrame":
         """The per-worker statistics as a pandas DataFrame, one row per worker.
 
-        Columns are ``scheduler``, ``workers``, then every counter of
-        :attr:`stats` (``worker``, ``behaviors_run``, ``parks``, ...).
+        Columns are ``scheduler``, ``executor``, ``workers``, then every
+        counter of :attr:`stats` (``worker``, ``behaviors_run``, ``parks``, ...).
         Raises ImportError naming the ``experiments`` extra if pandas is missing.
         """
         try:
@@ -45,6 +47,7 @@ class RunReport:
             ) from e
         frame = pandas.DataFrame(self.stats)
         frame.insert(0, "workers", self.workers)
+        frame.insert(0, "executor", self.executor)
         frame.insert(0, "scheduler", self.scheduler)
         return frame
 

@@ -17,6 +17,17 @@ from boc.report import RunReport
 _MAX_WORKERS = 1024
 _SCHEDULERS: dict[str, dict[str, Any]] = _core.schedulers()
 DEFAULT_SCHEDULER = "workstealing" if "workstealing" in _SCHEDULERS else "central"
+_EXECUTORS: dict[str, str] = _core.executors()
+# The executor of a start() that names none: BOC_EXECUTOR if set, else threads.
+DEFAULT_EXECUTOR = os.environ.get("BOC_EXECUTOR") or "threads"
+
+# Counted per worker by the executor; zero under "threads", where every value
+# stays in one interpreter.
+_MOVE_COUNTERS = {
+    "values_moved_in": "cown values a behaviour used that had to come from another interpreter",
+    "bytes_moved_in": "bytes those values took in transit (pickled, or copied field by field)",
+    "values_found_local": "cown values a behaviour used that were in this worker's interpreter already",
+}
 
 # After this long at interpreter exit, the exit hook says what it waits for.
 _EXIT_NOTICE_S = 3.0
@@ -25,6 +36,27 @@ _EXIT_NOTICE_S = 3.0
 def schedulers() -> dict[str, str]:
     """Every compiled-in strategy: name -> one-line description."""
     return {name: info["description"] for name, info in _SCHEDULERS.items()}
+
+
+def executors() -> dict[str, str]:
+    """How Python bodies can run in this interpreter: name -> one-line description.
+
+    ``"threads"`` (the default) runs bodies on the worker threads in this
+    interpreter; ``"subinterpreters"`` (CPython 3.12+) gives each worker a
+    sub-interpreter with its own lock, so bodies run in parallel.
+    """
+    return dict(_EXECUTORS)
+
+
+def _check_executor(executor: str) -> str:
+    if not isinstance(executor, str):
+        raise TypeError(f"executor must be a str, got {type(executor).__name__}")
+    if executor not in _EXECUTORS:
+        hint = " (it needs CPython 3.12 or later)" if executor == "subinterpreters" else ""
+        raise ValueError(
+            f"unknown executor {executor!r}{hint}; available in this interpreter: {', '.join(_EXECUTORS)}"
+        )
+    return executor
 
 
 def _info(scheduler: str) -> dict[str, Any]:
@@ -42,9 +74,11 @@ def counters(scheduler: str | None = None) -> dict[str, str]:
     """Every counter a strategy reports per worker: name -> one-line description.
 
     Includes the counters the core keeps for every strategy (``behaviors_run``,
-    ``parks``, ``busy_ns``, ``idle_ns``). Defaults to the default strategy.
+    ``parks``, ``busy_ns``, ``idle_ns``) and the executor's value moves
+    (``values_moved_in``, ``bytes_moved_in``, ``values_found_local``).
+    Defaults to the default strategy.
     """
-    return {"worker": "index of the worker", **_info(scheduler or DEFAULT_SCHEDULER)["counters"]}
+    return {"worker": "index of the worker", **_info(scheduler or DEFAULT_SCHEDULER)["counters"], **_MOVE_COUNTERS}
 
 
 def sources(scheduler: str | None = None) -> dict[str, str]:
@@ -87,13 +121,17 @@ def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tupl
     return scheduler, workers, _core.resolve_options(scheduler, fitting)
 
 
-def start(scheduler: str | None = None, workers: int | None = None, **options: int) -> None:
+def start(
+    scheduler: str | None = None, workers: int | None = None, executor: str | None = None, **options: int
+) -> None:
     """Start the worker threads.
 
     Args:
         scheduler: a name from :func:`schedulers`; None means the default
             (``workstealing`` when compiled in, else ``central``).
         workers: number of worker threads; defaults to the number of CPUs.
+        executor: how Python bodies run, a name from :func:`executors`;
+            None means ``"threads"``.
         **options: the strategy's options (see :func:`options`).
 
     Starting again with the same configuration while running does nothing;
@@ -101,7 +139,14 @@ def start(scheduler: str | None = None, workers: int | None = None, **options: i
     it does while another thread's :func:`wait` is stopping the run, and once
     the interpreter is exiting. Safe to call from any number of threads.
     """
-    _core.start(*_resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options))
+    resolved = _resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options)
+    _core.start(*resolved, _check_executor(DEFAULT_EXECUTOR if executor is None else executor), False)
+
+
+def _start_for_scheduling() -> None:
+    """For a when() that found no run: start one with the defaults, unless
+    another thread has started one meanwhile (whatever its configuration)."""
+    _core.start(*_resolve(DEFAULT_SCHEDULER, None, {}), _check_executor(DEFAULT_EXECUTOR), True)
 
 
 def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> Callable[[Callable[..., Any]], Cown]:
@@ -161,10 +206,11 @@ def wait(timeout: float | None = None) -> RunReport:
     outcome = _core.stop(_check_timeout(timeout))
     if outcome is None:
         return RunReport(scheduler=None, workers=0)
-    scheduler, workers, opts, elapsed, stats_, errors = outcome
+    scheduler, workers, opts, executor, elapsed, stats_, errors = outcome
     report = RunReport(
         scheduler=scheduler,
         workers=workers,
+        executor=executor,
         options=dict(opts),
         stats=[dict(s) for s in stats_],
         errors=list(errors),
@@ -238,8 +284,26 @@ def _stop_at_exit() -> None:
         _report_uncollected(list(group.exceptions))
     finally:
         _core.forget_last()
+        _core.close_interpreters()
+
+
+def _before_fork() -> None:
+    """Before fork(): sub-interpreters no run uses are destroyed (their values
+    brought into this interpreter), since CPython cannot yet fork a process
+    that has any; a run in progress under executor="subinterpreters" keeps
+    its own, and the child will crash, which this says."""
+    if _core.before_fork():
+        print(
+            'boc: fork() while a run with executor="subinterpreters" is in progress: CPython cannot yet fork a '
+            "process that has sub-interpreters, so the child will crash (python/cpython#101437). Fork before "
+            'boc.start() or after boc.wait(), or use multiprocessing\'s "spawn" or "forkserver" start method.',
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 # A forked child (multiprocessing's default on Linux) starts with no run: the
-# parent's workers do not exist there.
-os.register_at_fork(after_in_child=_core.after_fork_in_child)
+# parent's workers do not exist there. (Bodies in a sub-interpreter import
+# boc too, where forking is not allowed.)
+if not _core.in_worker:
+    os.register_at_fork(before=_before_fork, after_in_child=_core.after_fork_in_child)

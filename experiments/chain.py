@@ -1,12 +1,15 @@
 """Chain rings: long dependency chains, several running side by side.
 
-R rings of L cowns, each holding a 16x16 float64 matrix. On every ring run C
-chains; a chain is a behaviour on its own state cown plus a window of G
-adjacent ring cowns that multiplies the window's matrices into its first
-(--iters times), moves its window --stride cowns along the ring, and
-reschedules itself until it has made --hops hops. Chains on one ring
-contend for its cowns; rings are independent. Throughput is hops (chain
-behaviours) per second, from the first dispatch to quiescence.
+R rings of L cowns, each holding an 8x8 matrix of floats (a tuple of
+tuples). On every ring run C chains; a chain is a behaviour on its own
+state cown plus a window of G adjacent ring cowns that multiplies the
+window's matrices into its first, in pure Python (--iters times), moves
+its window --stride cowns along the ring, and reschedules itself until it
+has made --hops hops. Chains on one ring contend for its cowns; rings are
+independent. Throughput is hops (chain behaviours) per second, from the
+first dispatch to quiescence. The bodies are pure Python, so they run
+under every executor; under "subinterpreters" a window's values move
+whenever a chain's next hop runs on another worker.
 
     python experiments/chain.py --plot
     python experiments/chain.py --quick
@@ -15,15 +18,19 @@ behaviours) per second, from the first dispatch to quiescence.
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
+from operator import mul
 from typing import Any
 
 import boc
 from harness.cli import main
-from harness.workload import Workload
+from harness.workload import RunConfig, Workload
 
-MATRIX = 16
+MATRIX = 8
+
+Matrix = tuple[tuple[float, ...], ...]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -70,56 +77,57 @@ def resolve(p: dict[str, Any], workers: int) -> dict[str, Any]:
     }
 
 
-class Chain:
-    """A chain's state: where its window starts, and how many hops it made."""
-
-    def __init__(self, ring: list[boc.Cown], head: int) -> None:
-        self.ring = ring
-        self.head = head
-        self.hops = 0
+def product(a: Matrix, b: Matrix) -> Matrix:
+    """a x b, in pure Python."""
+    columns = tuple(zip(*b))
+    return tuple(tuple(sum(map(mul, row, column)) for column in columns) for row in a)
 
 
-def _window(chain: Chain, group: int, stride: int) -> list[boc.Cown]:
-    size = len(chain.ring)
-    return [chain.ring[(chain.head + i * stride) % size] for i in range(group)]
+def normalised(m: Matrix) -> Matrix:
+    """m / max(m): products of positive matrices grow fast."""
+    top = max(max(row) for row in m)
+    return tuple(tuple(x / top for x in row) for row in m)
 
 
-def _schedule_hop(state: boc.Cown, window: list[boc.Cown], p: dict[str, Any]) -> None:
-    @boc.when(state, window)
+def _window(ring: tuple[boc.Cown, ...], head: int, group: int, stride: int) -> list[boc.Cown]:
+    return [ring[(head + i * stride) % len(ring)] for i in range(group)]
+
+
+def _schedule_hop(state: boc.Cown, ring: tuple[boc.Cown, ...], head: int, p: dict[str, Any]) -> None:
+    """The next hop of a chain: its window starts at `head`; `state` counts its hops."""
+    iters, group, stride, hops = p["iters"], p["group"], p["stride"], p["hops"]
+
+    @boc.when(state, _window(ring, head, group, stride))
     def hop(state: boc.Cown, window: list[boc.Cown]) -> None:
-        chain = state.value
         first = window[0]
-        for _ in range(p["iters"]):
+        for _ in range(iters):
             m = first.value
             for c in window:
-                m = m.dot(c.value)
-            # Keep the values bounded (products of uniform matrices grow fast).
-            first.value = m / m.max()
-        chain.hops += 1
-        chain.head = (chain.head + p["stride"]) % len(chain.ring)
-        if chain.hops < p["hops"]:
-            _schedule_hop(state, _window(chain, p["group"], p["stride"]), p)
+                m = product(m, c.value)
+            first.value = normalised(m)
+        state.value += 1
+        if state.value < hops:
+            _schedule_hop(state, ring, (head + stride) % len(ring),
+                          {"iters": iters, "group": group, "stride": stride, "hops": hops})
 
 
-def measure(scheduler: str, workers: int, raw: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
-    p = resolve(raw, workers)
-    rng = np.random.default_rng(0)
-    boc.start(scheduler, workers=workers)
-    states = []
+def measure(config: RunConfig, raw: dict[str, Any]) -> dict[str, Any]:
+    p = resolve(raw, config.workers)
+    rng = random.Random(0)
+    config.start()
+    chains = []
     for _ in range(p["rings"]):
-        ring = [boc.Cown(m) for m in rng.random((p["ring_size"], MATRIX, MATRIX))]
+        ring = tuple(boc.Cown(tuple(tuple(rng.random() for _ in range(MATRIX)) for _ in range(MATRIX)))
+                     for _ in range(p["ring_size"]))
         spacing = max(1, p["ring_size"] // p["chains"])
-        states += [boc.Cown(Chain(ring, k * spacing % p["ring_size"])) for k in range(p["chains"])]
-    windows = [_window(s.value, p["group"], p["stride"]) for s in states]
+        chains += [(boc.Cown(0), ring, k * spacing % p["ring_size"]) for k in range(p["chains"])]
     t0 = time.perf_counter()
-    for state, window in zip(states, windows):
-        _schedule_hop(state, window, p)
+    for state, ring, head in chains:
+        _schedule_hop(state, ring, head, p)
     boc.quiesce()
     elapsed = time.perf_counter() - t0
     report = boc.wait()
-    hops = sum(s.value.hops for s in states)
+    hops = sum(state.value for state, _, _ in chains)
     return {
         "throughput": hops / elapsed,
         "elapsed_s": elapsed,

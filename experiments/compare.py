@@ -30,8 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     if a_meta["workload"] != b_meta["workload"]:
         p.error(f"the folders hold different workloads: {a_meta['workload']} and {b_meta['workload']}")
 
-    a = results.summarize(a_runs).set_index(["scheduler", "workers"])["median"]
-    b = results.summarize(b_runs).set_index(["scheduler", "workers"])["median"]
+    if results.point_columns(a_meta) != results.point_columns(b_meta):
+        p.error("the folders sweep different axes: "
+                f"{results.point_columns(a_meta)} and {results.point_columns(b_meta)}")
+    keys = results.point_columns(a_meta)
+    a = results.summarize(a_runs, a_meta).set_index(keys)["median"]
+    b = results.summarize(b_runs, b_meta).set_index(keys)["median"]
     table = a.to_frame("before").join(b.to_frame("after"), how="outer")
     table["ratio"] = table["after"] / table["before"]
     print(f"median {a_meta['metric']}; before: {args.before}, after: {args.after}")

@@ -1,13 +1,16 @@
 """Fan-out / fan-in: producers that each step schedule many short children.
 
-P producers, each a behaviour on its own state cown. Each step allocates K
-fresh consumer cowns, each holding a 16x16 float64 matrix of uniform random
-values, and schedules one child per consumer that replaces its matrix by
-its product with itself (--child-iters times). The producer then
-reschedules itself until it has run S steps. Throughput is children
-completed per second, from the first producer dispatch to quiescence.
+P producers, each a behaviour on its own state cown. Each step draws a
+16x16 matrix of uniform random floats (a tuple of tuples), allocates K
+fresh consumer cowns holding it, and schedules one child per consumer that
+replaces its matrix by its product with itself, in pure Python
+(--child-iters times; 0 makes the children tiny: they read and write back
+their value). The producer then reschedules itself until it has run S
+steps. Throughput is children completed per second, from the first
+producer dispatch to quiescence. The bodies are pure Python, so they run
+under every executor.
 
-    python experiments/fanout.py --plot            # every scheduler, 1..CPUs workers
+    python experiments/fanout.py --plot            # every scheduler and executor, 1..CPUs workers
     python experiments/fanout.py --quick           # a smoke test
     python experiments/fanout.py --body native     # the same shape in C++ bodies
 """
@@ -15,24 +18,29 @@ completed per second, from the first producer dispatch to quiescence.
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
+from operator import mul
 from pathlib import Path
 from typing import Any
 
 import boc
 import boc.native
 from harness.cli import main
-from harness.workload import Workload
+from harness.workload import RunConfig, Workload
 
 MATRIX = 16
+
+Matrix = tuple[tuple[float, ...], ...]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--producers", type=int, default=None, help="P (default max(1, workers // 4))")
     p.add_argument("--children", type=int, default=None, help="K per step (default 4 x workers)")
     p.add_argument("--steps", type=int, default=1000, help="S steps per producer (default 1000)")
-    p.add_argument("--child-iters", type=int, default=1, help="matrix products per child (default 1)")
+    p.add_argument("--child-iters", type=int, default=1,
+                   help="matrix products per child (default 1, about 0.2 ms; 0: tiny children)")
     p.add_argument("--body", choices=["python", "native"], default="python",
                    help="run producers and children as Python or as C++ bodies (default python)")
     p.add_argument("--child-ns", type=int, default=0, help="native children spin this long (default 0)")
@@ -69,41 +77,43 @@ def resolve(p: dict[str, Any], workers: int) -> dict[str, Any]:
     }
 
 
-class Producer:
-    """A producer's state: its random source and how many steps it has run."""
+def draw(seed: int, step: int) -> Matrix:
+    """The matrix a producer draws at a step (a function of both)."""
+    rng = random.Random(seed * 1_000_003 + step)
+    return tuple(tuple(rng.random() for _ in range(MATRIX)) for _ in range(MATRIX))
 
-    def __init__(self, seed: int) -> None:
-        import numpy as np
 
-        self.rng = np.random.default_rng(seed)
-        self.steps = 0
+def square(m: Matrix) -> Matrix:
+    """m x m, in pure Python."""
+    columns = tuple(zip(*m))
+    return tuple(tuple(sum(map(mul, row, column)) for column in columns) for row in m)
 
 
 def _schedule_step(state: boc.Cown, children: int, steps: int, child_iters: int) -> None:
     @boc.when(state)
     def step(state: boc.Cown) -> None:
-        producer = state.value
-        # One call draws every child's matrix (K separate 16x16 blocks).
-        for matrix in producer.rng.random((children, MATRIX, MATRIX)):
+        seed, done = state.value  # a producer's state: its seed and the steps it has run
+        matrix = draw(seed, done)  # one per step, shared by its children (it is immutable)
+        for _ in range(children):
             consumer = boc.Cown(matrix)
 
             @boc.when(consumer)
             def child(c: boc.Cown) -> None:
                 m = c.value
                 for _ in range(child_iters):
-                    m = m.dot(m)
+                    m = square(m)
                 c.value = m
 
-        producer.steps += 1
-        if producer.steps < steps:
+        state.value = (seed, done + 1)
+        if done + 1 < steps:
             _schedule_step(state, children, steps, child_iters)
 
 
-def measure(scheduler: str, workers: int, raw: dict[str, Any]) -> dict[str, Any]:
-    p = resolve(raw, workers)
+def measure(config: RunConfig, raw: dict[str, Any]) -> dict[str, Any]:
+    p = resolve(raw, config.workers)
     n_producers, children, steps = p["producers"], p["children"], p["steps"]
-    boc.start(scheduler, workers=workers)
-    states = [boc.Cown(Producer(seed) if p["body"] == "python" else None) for seed in range(n_producers)]
+    config.start()
+    states = [boc.Cown((seed, 0) if p["body"] == "python" else None) for seed in range(n_producers)]
     t0 = time.perf_counter()
     for state in states:
         if p["body"] == "python":
@@ -115,7 +125,7 @@ def measure(scheduler: str, workers: int, raw: dict[str, Any]) -> dict[str, Any]
     report = boc.wait()
     producer_steps = n_producers * steps
     if p["body"] == "python":
-        producer_steps = sum(s.value.steps for s in states)
+        producer_steps = sum(s.value[1] for s in states)
     children_run = report.total("behaviors_run") - producer_steps
     return {
         "throughput": children_run / elapsed,

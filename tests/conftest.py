@@ -1,12 +1,16 @@
-"""Shared fixtures: one run of each runtime test per compiled-in scheduler.
+"""Shared fixtures: one run of each runtime test per compiled-in scheduler,
+and of every test per executor this interpreter has.
 
-``pytest --scheduler NAME`` restricts the runtime tests to one strategy.
+``pytest --scheduler NAME`` restricts the runtime tests to one strategy,
+``pytest --executor NAME`` every test to one executor. A test that makes
+sense under one executor only says so with ``@pytest.mark.executor(NAME)``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -22,6 +26,7 @@ import boc
 # Collected once, at import: a strategy added under schedulers/ shows up here
 # without any edit to the tests.
 SCHEDULERS: list[str] = sorted(boc.schedulers())
+EXECUTORS: list[str] = list(boc.executors())
 
 # How long the after-test clean-up waits for leftover behaviours.
 STOP_TIMEOUT_S = 30.0
@@ -34,14 +39,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"run the runtime tests on this scheduler only (compiled in: {', '.join(SCHEDULERS)})",
     )
+    parser.addoption(
+        "--executor",
+        metavar="NAME",
+        default=None,
+        help=f"run the tests under this executor only (this interpreter has: {', '.join(EXECUTORS)})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "executor(name): the test makes sense under this executor only")
     name = config.getoption("--scheduler")
     if name is not None and name not in SCHEDULERS:
         raise pytest.UsageError(
             f"--scheduler {name!r} is not compiled in; available: {', '.join(SCHEDULERS)}"
         )
+    name = config.getoption("--executor")
+    if name is not None and name not in EXECUTORS:
+        raise pytest.UsageError(f"--executor {name!r} is not available here; available: {', '.join(EXECUTORS)}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -49,12 +64,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         chosen = metafunc.config.getoption("--scheduler")
         names = [chosen] if chosen else SCHEDULERS
         metafunc.parametrize("scheduler", names, indirect=True)
+    if "executor" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("executor")
+        chosen = metafunc.config.getoption("--executor")
+        names = [chosen] if chosen else EXECUTORS
+        if marked is not None:
+            names = [n for n in names if n == marked.args[0]]
+        if names:
+            metafunc.parametrize("executor", names, indirect=True)
+        else:
+            metafunc.parametrize("executor", [pytest.param(None, marks=pytest.mark.skip(
+                reason=f"makes sense under executor={marked.args[0]!r} only"))], indirect=True)
 
 
 @pytest.fixture
 def scheduler(request: pytest.FixtureRequest) -> str:
     """The name of the strategy this run of the test uses."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def executor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The executor this run of the test uses: every start() without one, in
+    this process and in the programs it runs, gets it."""
+    name = request.param
+    monkeypatch.setattr(boc.runtime, "DEFAULT_EXECUTOR", name)
+    monkeypatch.setenv("BOC_EXECUTOR", name)
+    return name
 
 
 def _stop_runtime() -> None:
@@ -78,25 +114,50 @@ def stopped_runtime() -> Iterator[None]:
     _stop_runtime()
 
 
+class PipeEvent:
+    """An event any interpreter of this process can set and wait for: a pipe
+    (its file descriptors are plain ints, so bodies under every executor
+    capture them)."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+
+    def set(self) -> None:
+        os.write(self.write_fd, b"x")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return bool(select.select([self.read_fd], [], [], timeout)[0])
+
+    def is_set(self) -> bool:
+        return self.wait(0)
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+        os.close(self.write_fd)
+
+
 class Gate:
     """Schedules behaviours that hold their cowns until the gate opens.
 
-    The body polls an Event with a short timeout, so it never blocks the
+    The body polls the gate with a short timeout, so it never blocks the
     worker for long in one call and the test thread can always open it.
     """
 
     def __init__(self) -> None:
-        self._open = threading.Event()
-        self.entered = threading.Event()  # set once a held body has started
+        self._open = PipeEvent()
+        self.entered = PipeEvent()  # set once a held body has started
 
     def hold(self, *cowns: boc.Cown) -> boc.Cown:
         """Schedule a behaviour on ``cowns`` that runs until :meth:`open`."""
-        opened, entered = self._open, self.entered
+        opened, entered = self._open.read_fd, self.entered.write_fd
 
         @boc.when(*cowns)
         def held(*_: boc.Cown) -> None:
-            entered.set()
-            while not opened.wait(0.002):
+            import os
+            import select
+
+            os.write(entered, b"x")
+            while not select.select([opened], [], [], 0.002)[0]:
                 pass
 
         return held

@@ -14,10 +14,18 @@ import pytest
 
 import boc
 
+# The scripts sweep every executor themselves, in their own processes.
+pytestmark = pytest.mark.executor("threads")
+
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-RUN_COLUMNS = {"run", "repeat", "scheduler", "workers", "throughput", "elapsed_s", "items", "expected", "behaviors_run"}
-WORKER_COLUMNS = {"run", "repeat", "scheduler", "workers", "worker", "behaviors_run", "parks", "busy_ns", "idle_ns"}
+RUN_COLUMNS = {"run", "repeat", "scheduler", "executor", "workers", "throughput", "elapsed_s", "items", "expected",
+               "behaviors_run"}
+WORKER_COLUMNS = {"run", "repeat", "scheduler", "executor", "workers", "worker", "behaviors_run", "parks", "busy_ns",
+                  "idle_ns", "values_moved_in", "bytes_moved_in", "values_found_local"}
 FIGURES = {"throughput.png", "sources.png", "idle.png", "balance.png"}
+EXECUTORS = list(boc.executors())
+# Under "subinterpreters", per worker, where the values a behaviour used came from.
+MOVES = {"moves.png"} if "subinterpreters" in EXECUTORS else set()
 
 
 def _run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -35,12 +43,19 @@ def _only_folder(root: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "script, extra",
-    [("fanout.py", []), ("fanout.py", ["--body", "native"]), ("chain.py", [])],
-    ids=["fanout-python", "fanout-native", "chain"],
+    "script, extra, figures",
+    [
+        ("fanout.py", [], MOVES),
+        ("fanout.py", ["--body", "native"], set()),
+        ("chain.py", [], MOVES),
+        ("cpu.py", ["--body-us", "5,50"], MOVES | ({"overtake.png"} if MOVES else set())),
+    ],
+    ids=["fanout-python", "fanout-native", "chain", "cpu"],
 )
-def test_quick_sweep_writes_data_and_figures(tmp_path: Path, script: str, extra: list[str]) -> None:
-    """--quick measures every scheduler on 1 and 2 workers and writes the documented files."""
+def test_quick_sweep_writes_data_and_figures(tmp_path: Path, script: str, extra: list[str], figures: set[str]) -> None:
+    """--quick measures every scheduler under every executor on 1 and 2
+    workers (and every value of the workload's axis) and writes the
+    documented files."""
     done = _run(script, "--quick", "--plot", "--no-progress", "--out", str(tmp_path), *extra)
     assert done.returncode == 0, done.stderr
     folder = _only_folder(tmp_path)
@@ -49,7 +64,11 @@ def test_quick_sweep_writes_data_and_figures(tmp_path: Path, script: str, extra:
     runs = pd.read_csv(folder / "runs.csv")
     assert RUN_COLUMNS <= set(runs.columns)
     schedulers = set(boc.schedulers())
-    assert {(s, w) for s in schedulers for w in (1, 2)} == set(zip(runs["scheduler"], runs["workers"]))
+    expected = {(s, e, w) for s in schedulers for e in EXECUTORS for w in (1, 2)}
+    assert expected == set(zip(runs["scheduler"], runs["executor"], runs["workers"]))
+    if script == "cpu.py":
+        assert sorted(runs["body_us"].unique()) == [5, 50]
+        assert len(runs) == 2 * len(expected)
     assert (runs["items"] == runs["expected"]).all()  # the count check
     assert (runs["throughput"] > 0).all()
 
@@ -64,14 +83,15 @@ def test_quick_sweep_writes_data_and_figures(tmp_path: Path, script: str, extra:
     for key in ("git_revision", "boc_version", "python", "platform", "cpu_count", "command", "params", "cpu_probe"):
         assert key in meta
     assert {"before", "after", "ok"} <= set(meta["cpu_probe"])
-    assert FIGURES <= {p.name for p in folder.glob("*.png")}
+    drawn = {p.name for p in folder.glob("*.png")}
+    assert FIGURES | figures <= drawn
 
     # plot.py redraws from the CSVs alone.
     for png in folder.glob("*.png"):
         png.unlink()
     redraw = _run("plot.py", str(folder))
     assert redraw.returncode == 0, redraw.stderr
-    assert FIGURES <= {p.name for p in folder.glob("*.png")}
+    assert {p.name for p in folder.glob("*.png")} == drawn
 
 
 def test_compare_overlays_two_folders(tmp_path: Path) -> None:
@@ -90,6 +110,8 @@ def test_compare_overlays_two_folders(tmp_path: Path) -> None:
     "script, args, message",
     [
         ("fanout.py", ["--schedulers", "nope"], "unknown scheduler 'nope'"),
+        ("fanout.py", ["--executors", "nope"], "unknown executor 'nope'"),
+        ("cpu.py", ["--body-us", "0"], "argument --body-us: expected positive integers"),
         ("fanout.py", ["--workers", "0"], "positive integers"),
         ("fanout.py", ["--workers", "a,b"], "comma-separated integers"),
         ("fanout.py", ["--repeats", "0"], "--repeats must be >= 1"),

@@ -4,11 +4,19 @@ The parent's workers do not exist in a forked child, so the child must not
 wait for them, must not run the parent's behaviours, and must be able to
 start its own run, on the same cowns too. Each test runs in a fresh
 interpreter (conftest.Script).
+
+CPython cannot yet fork a process that has sub-interpreters (the child
+crashes as CPython clears them), so under executor="subinterpreters" these
+hold only for a fork outside a run: test_subinterpreters.py tests that.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import assert_clean_end, run_script
+
+pytestmark = pytest.mark.executor("threads")
 
 FORK_WHILE_BUSY = """
 import os, sys, time, warnings, boc

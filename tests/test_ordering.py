@@ -10,6 +10,7 @@ from typing import Iterator
 import pytest
 
 import boc
+from conftest import PipeEvent
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_multi_cown_behaviour_waits_for_every_cown(scheduler: str, gate) -> None
 
     assert gate.entered.wait(10)
     # Behaviours on other cowns keep running meanwhile.
-    free_ran = threading.Event()
+    free_ran = PipeEvent()
     boc.when(boc.Cown(0))(lambda c: free_ran.set())
     assert free_ran.wait(10)
     with pytest.raises(TimeoutError):

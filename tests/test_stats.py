@@ -28,7 +28,7 @@ def _busy_run(scheduler: str) -> boc.RunReport:
         rng = random.Random(seed)
         for _ in range(300):
             picks = rng.sample(cowns, rng.randint(1, 3))
-            boc.when(*picks)(lambda *held: None)
+            boc.when(*picks)(lambda *held: [c.value for c in held])
             if rng.random() < 0.2:
                 boc.native.loop(*picks, times=3, ns=1000)
 
@@ -97,11 +97,14 @@ def test_counters_of_an_unknown_scheduler_is_a_value_error() -> None:
     assert all(name in str(info.value) for name in boc.schedulers())
 
 
-def test_every_counter_is_updated_by_a_busy_run(scheduler: str) -> None:
-    """No strategy reports a counter that a busy two-worker run leaves at zero."""
+def test_every_counter_is_updated_by_a_busy_run(scheduler: str, executor: str) -> None:
+    """No strategy reports a counter that a busy two-worker run leaves at zero
+    (nor the executor, whose value moves happen only between interpreters)."""
     report = _busy_run(scheduler)
     assert report.errors == []
-    counters = [k for k in boc.counters(scheduler) if k != "worker" and not k.endswith("_ns")]
+    moves = set(boc.runtime._MOVE_COUNTERS) if executor == "threads" else set()
+    counters = [k for k in boc.counters(scheduler) if k != "worker" and not k.endswith("_ns") and k not in moves]
+    assert all(report.total(k) == 0 for k in moves), "values moved under executor='threads'"
     totals = {k: report.total(k) for k in counters}
     seen = {k for k, v in totals.items() if v > 0}
     for _ in range(2):  # a rare event may need another run; two more chances
@@ -146,8 +149,8 @@ def test_idle_workers_park(scheduler: str) -> None:
     assert boc.wait().total("parks") >= 1
 
 
-def test_report_to_frame_has_one_row_per_worker(scheduler: str) -> None:
-    """RunReport.to_frame() is a DataFrame: scheduler, workers, then every counter, a row per worker."""
+def test_report_to_frame_has_one_row_per_worker(scheduler: str, executor: str) -> None:
+    """RunReport.to_frame() is a DataFrame: scheduler, executor, workers, then every counter, a row per worker."""
     pandas = pytest.importorskip("pandas")
     boc.start(scheduler, workers=2)
     for _ in range(10):
@@ -156,12 +159,13 @@ def test_report_to_frame_has_one_row_per_worker(scheduler: str) -> None:
     frame = report.to_frame()
     assert isinstance(frame, pandas.DataFrame)
     assert len(frame) == 2
-    assert list(frame.columns) == ["scheduler", "workers", *report.stats[0].keys()]
+    assert list(frame.columns) == ["scheduler", "executor", "workers", *report.stats[0].keys()]
     assert set(frame["scheduler"]) == {scheduler}
+    assert set(frame["executor"]) == {executor}
     assert set(frame["workers"]) == {2}
     assert list(frame["worker"]) == [0, 1]
     assert frame["behaviors_run"].sum() == 10
-    assert frame.drop(columns=["scheduler", "workers"]).to_dict("records") == report.stats
+    assert frame.drop(columns=["scheduler", "executor", "workers"]).to_dict("records") == report.stats
 
 
 def test_report_total_sums_a_counter(scheduler: str) -> None:

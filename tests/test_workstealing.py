@@ -9,7 +9,7 @@ import pytest
 
 import boc
 import boc.native
-from conftest import endless_chain
+from conftest import PipeEvent, endless_chain
 
 pytestmark = pytest.mark.skipif("workstealing" not in boc.schedulers(), reason="workstealing is not compiled in")
 
@@ -48,7 +48,7 @@ def test_a_self_rescheduling_chain_does_not_starve_others(workers: int) -> None:
             def run(c: boc.Cown) -> None:
                 c.value = 1
 
-        done = threading.Event()
+        done = PipeEvent()
         boc.when(others)(lambda cs: done.set())
         assert done.wait(30), "behaviours on other cowns never ran while the chain spun"
 

@@ -36,10 +36,23 @@ nb::object abandon_at_exit() {
   abandoned.store(true);
   run->abandon();
   s.give_up_current();
-  return nb::make_tuple(run->errors_so_far(), run->runtime().behaviours_in_flight());
+  return nb::make_tuple(run->errors_so_far(false), run->runtime().behaviours_in_flight());
 }
 
 }  // namespace
+
+void end_by_sigint_now() {
+  // What finalisation would still print is printed now.
+  for (const char* name : {"stdout", "stderr"}) {
+    PyObject* stream = PySys_GetObject(name);  // borrowed
+    PyObject* done = stream != nullptr && stream != Py_None ? PyObject_CallMethod(stream, "flush", nullptr) : nullptr;
+    if (done == nullptr) PyErr_Clear();
+    Py_XDECREF(done);
+  }
+  ::signal(SIGINT, SIG_DFL);
+  ::kill(::getpid(), SIGINT);
+  ::_exit(128 + SIGINT);  // only if this thread blocks SIGINT and no other takes it
+}
 
 bool python_abandoned() noexcept { return abandoned.load(); }
 

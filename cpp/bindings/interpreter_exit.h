@@ -20,6 +20,11 @@ bool python_abandoned() noexcept;
 // must not enter Python after python_abandoned().
 [[noreturn]] void park_forever() noexcept;
 
+// Ends the process by SIGINT now, after flushing sys.stdout and sys.stderr:
+// for a run given up at exit whose remains would make CPython's own
+// finalisation abort. Main interpreter's lock held.
+[[noreturn]] void end_by_sigint_now();
+
 void bind_interpreter_exit(nanobind::module_& m);
 
 }  // namespace boc::python

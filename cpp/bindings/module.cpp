@@ -26,7 +26,7 @@ std::vector<Cown*> cores_of(const std::vector<nb::handle>& cowns) {
                        (nb::isinstance<PyCown>(cowns[i]) ? uninitialised_cown_message(cowns[i])
                                                          : std::string("not a Cown")));
     }
-    out.push_back(nb::inst_ptr<PyCown>(cowns[i])->core.get());
+    out.push_back(nb::inst_ptr<PyCown>(cowns[i])->core());
   }
   return out;
 }
@@ -53,6 +53,7 @@ NB_MODULE(_core, m) {
   // BOC_LEAK_WARNINGS=1 turns them on to check that boc itself leaks nothing.
   nb::set_leak_warnings(std::getenv("BOC_LEAK_WARNINGS") != nullptr);
 
+  m.attr("in_worker") = false;  // the module bodies in a sub-interpreter see says True
   bind_cown(m);
   bind_session(m);
   bind_interpreter_exit(m);

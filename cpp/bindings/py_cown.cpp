@@ -6,6 +6,8 @@
 #include <string>
 
 #include "errors.h"
+#include "interpreters.h"
+#include "portable.h"
 #include "session.h"
 
 namespace nb = nanobind;
@@ -16,6 +18,38 @@ const Behaviour*& current_python_behaviour() {
   thread_local const Behaviour* current = nullptr;
   return current;
 }
+
+bool check_held(const SharedCown& c) {
+  if (current_python_behaviour()->holds(c.core())) return true;
+  PyErr_SetString(PyExc_RuntimeError,
+                  "this behaviour does not hold that cown: only cowns passed to its @when can be used inside it");
+  return false;
+}
+
+namespace {
+PyTypeObject* cown_type = nullptr;
+}  // namespace
+
+PyCown::~PyCown() {
+  if (state && state->main_object != nullptr && nb::inst_ptr<PyCown>(state->main_object) == this) {
+    state->main_object = nullptr;
+  }
+}
+
+PyObject* wrap_main_cown(const SharedCownRef& c) {
+  if (c->main_object != nullptr) return Py_NewRef(c->main_object);
+  PyObject* o = nb::cast(PyCown(c)).release().ptr();
+  c->main_object = o;
+  return o;
+}
+
+const SharedCownRef* main_cown_of(PyObject* o) noexcept {
+  if (Py_TYPE(o) != cown_type && !nb::isinstance<PyCown>(o)) return nullptr;
+  if (!nb::inst_ready(o)) return nullptr;
+  return &nb::inst_ptr<PyCown>(o)->state;
+}
+
+PyTypeObject* main_cown_type() noexcept { return cown_type; }
 
 bool is_initialised_cown(nb::handle o) { return nb::isinstance<PyCown>(o) && nb::inst_ready(o); }
 
@@ -47,11 +81,8 @@ namespace {
 
 // Raises RuntimeError unless the calling thread may touch `c`'s value now.
 void check_access(const PyCown& c) {
-  if (const Behaviour* b = current_python_behaviour()) {
-    if (!b->holds(c.core.get())) {
-      raise_runtime_error(
-          "this behaviour does not hold that cown: only cowns passed to its @when can be used inside it");
-    }
+  if (current_python_behaviour() != nullptr) {
+    if (!check_held(*c.state)) throw nb::python_error();
     return;
   }
   std::shared_ptr<Run> run = session().current();
@@ -72,25 +103,37 @@ void init(nb::handle self, nb::object value) {
         "Cown.__init__ was called on a cown that is already initialised; a cown is initialised once (its "
         "identity and queue are fixed), so assign its value instead");
   }
-  new (nb::inst_ptr<PyCown>(self)) PyCown(std::move(value));
+  PyCown* c = new (nb::inst_ptr<PyCown>(self)) PyCown(SharedCown::make(value.release().ptr(), main_local()));
+  c->state->main_object = self.ptr();
   nb::inst_mark_ready(self);
+}
+
+// The value is this object's to report to the collector only while no
+// behaviour or other interpreter shares its cown (then this object is the
+// value's one owner, through the slot); otherwise a cycle through it is
+// not collected, which is safe.
+PyObject* owned_value(PyObject* self) {
+  if (!nb::inst_ready(self)) return nullptr;
+  const SharedCownRef& s = nb::inst_ptr<PyCown>(self)->state;
+  return s.use_count() == 1 ? s->value().object_in(main_local()) : nullptr;
 }
 
 int cown_traverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(self));
-  if (!nb::inst_ready(self)) return 0;
-  PyCown* c = nb::inst_ptr<PyCown>(self);
-  Py_VISIT(c->value.ptr());
-  Py_VISIT(c->exception.ptr());
+  Py_VISIT(owned_value(self));
   return 0;
 }
 
 int cown_clear(PyObject* self) {
-  if (!nb::inst_ready(self)) return 0;
-  PyCown* c = nb::inst_ptr<PyCown>(self);
-  c->value.reset();
-  c->exception.reset();
+  if (owned_value(self) != nullptr) nb::inst_ptr<PyCown>(self)->state->value().set(Py_NewRef(Py_None), main_local());
   return 0;
+}
+
+// The value as an object of this interpreter, moved here if need be.
+nb::object value_of(PyCown& c) {
+  PyObject* v = c.state->value().get(main_local());
+  if (v == nullptr) throw nb::python_error();
+  return nb::steal(v);
 }
 
 PyType_Slot cown_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(cown_traverse)},
@@ -111,12 +154,13 @@ void bind_cown(nb::module_& m) {
           [](nb::handle self) {
             PyCown& c = cown_of(self);
             check_access(c);
-            return c.value;
+            return value_of(c);
           },
           [](nb::handle self, nb::object v) {
             PyCown& c = cown_of(self);
             check_access(c);
-            c.value = std::move(v);
+            c.state->value().set(v.release().ptr(), main_local());
+            c.state->set_raised(false);
           },
           nb::for_setter(nb::arg("value").none()), "The guarded value.")
       .def_prop_ro(
@@ -124,17 +168,46 @@ void bind_cown(nb::module_& m) {
           [](nb::handle self) {
             PyCown& c = cown_of(self);
             check_access(c);
-            return c.exception.is_valid() ? c.exception : nb::none();
+            return c.state->raised() ? value_of(c) : nb::none();
           },
           "For the cown returned by ``@when``: the exception the body raised, else None.")
       .def_prop_ro(
-          "id", [](nb::handle self) { return cown_of(self).core->id(); },
+          "id", [](nb::handle self) { return cown_of(self).state->id(); },
           "Stable, unique identity; behaviours acquire their cowns in id order.")
       .def("__repr__", [](nb::handle self) {
         const std::string type = display_name(self);
         if (!nb::inst_ready(self)) return "<" + type + " (never initialised)>";
-        return "<" + type + " id=" + std::to_string(nb::inst_ptr<PyCown>(self)->core->id()) + ">";
+        return "<" + type + " id=" + std::to_string(nb::inst_ptr<PyCown>(self)->state->id()) + ">";
       });
+  cls.def("__reduce__", [](nb::handle self) {
+    PyObject* r = reduce_cown(self.ptr(), cown_of(self).state, self.type().is(nb::type<PyCown>()));
+    if (r == nullptr) throw nb::python_error();
+    return nb::steal(r);
+  });
+  m.def(
+      "_cown_from_token",
+      [](Py_ssize_t index, nb::handle cls, nb::handle attributes) {
+        const SharedCownRef* c = cown_from_token(index);
+        if (c == nullptr) throw nb::python_error();
+        // The object this interpreter has for the cown is the cown, with
+        // its own attributes; one of a subclass made in a sub-interpreter
+        // arrives as a new instance of its class.
+        if (cls.is_none() || (*c)->main_object != nullptr) return nb::steal(wrap_main_cown(*c));
+        if (!PyType_Check(cls.ptr()) || !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()), cown_type)) {
+          raise_type_error("a cown can be rebuilt only as an instance of a boc.Cown subclass");
+        }
+        nb::object made = cls.attr("__new__")(cls);
+        if (!nb::isinstance<PyCown>(made) || nb::inst_ready(made)) {
+          raise_type_error(std::string(nb::type_name(cls).c_str()) + ".__new__ did not make a new boc.Cown");
+        }
+        new (nb::inst_ptr<PyCown>(made)) PyCown(*c);
+        nb::inst_mark_ready(made);
+        (*c)->main_object = made.ptr();
+        if (!attributes.is_none()) made.attr("__dict__").attr("update")(attributes);
+        return made;
+      },
+      nb::arg("index"), nb::arg("cls").none(), nb::arg("attributes").none());
+  cown_type = reinterpret_cast<PyTypeObject*>(cls.ptr());
   // Cown[int] in type hints, as for the standard containers.
   cls.attr("__class_getitem__") =
       nb::module_::import_("builtins").attr("classmethod")(nb::module_::import_("types").attr("GenericAlias"));

@@ -1,21 +1,21 @@
-// boc.Cown: a core cown plus the Python value it guards.
+// boc.Cown in the main interpreter: a nanobind object holding a SharedCown.
 #pragma once
 
 #include <nanobind/nanobind.h>
 
 #include <string>
 
-#include "boc/behaviour.h"
-#include "boc/cown.h"
+#include "shared_cown.h"
 
 namespace boc::python {
 
 struct PyCown {
-  explicit PyCown(nanobind::object v) : core(CownRef::make()), value(std::move(v)) {}
-
-  CownRef core;
-  nanobind::object value;
-  nanobind::object exception;  // set when this is the result of a body that raised
+  explicit PyCown(SharedCownRef s) : state(std::move(s)) {}
+  PyCown(const PyCown&) = delete;
+  PyCown(PyCown&&) = default;
+  ~PyCown();
+  SharedCownRef state;
+  Cown* core() const noexcept { return state->core(); }
 };
 
 // True if `o` is a boc.Cown (or subclass instance) whose __init__ ran; a
@@ -26,9 +26,12 @@ bool is_initialised_cown(nanobind::handle o);
 // `o`, a Cown instance that is not initialised.
 std::string uninitialised_cown_message(nanobind::handle o);
 
-// The Python behaviour the calling thread is running, if any (set by
-// PythonBehaviour::run); used to check cown access.
-const Behaviour*& current_python_behaviour();
+// For InterpreterLocal: the main interpreter's cown objects. main_cown_of
+// needs the main interpreter's lock unless `o` is exactly boc.Cown (then
+// it reads only the object's own fields, from any thread).
+PyObject* wrap_main_cown(const SharedCownRef& c);
+const SharedCownRef* main_cown_of(PyObject* o) noexcept;
+PyTypeObject* main_cown_type() noexcept;
 
 void bind_cown(nanobind::module_& m);
 

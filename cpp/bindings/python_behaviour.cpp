@@ -3,8 +3,10 @@
 #include <nanobind/nanobind.h>
 
 #include "interpreter_exit.h"
+#include "interpreters.h"
 #include "py_cown.h"
 #include "python_worker.h"
+#include "raised.h"
 #include "run.h"
 
 namespace nb = nanobind;
@@ -12,20 +14,6 @@ namespace nb = nanobind;
 namespace boc::python {
 
 namespace {
-// The exception being raised, normalised, with its traceback attached.
-PyObject* take_raised_exception() {
-#if PY_VERSION_HEX >= 0x030C0000
-  return PyErr_GetRaisedException();
-#else
-  PyObject *type, *value, *traceback;
-  PyErr_Fetch(&type, &value, &traceback);
-  PyErr_NormalizeException(&type, &value, &traceback);
-  if (traceback != nullptr) PyException_SetTraceback(value, traceback);
-  Py_XDECREF(type);
-  Py_XDECREF(traceback);
-  return value;
-#endif
-}
 // A copy of the calling thread's context, or null if it holds no variable.
 // Copying is cheap but makes a new object, tracked by the collector, per
 // behaviour; most programs set no context variable, so the empty case is
@@ -87,14 +75,13 @@ void PythonBehaviour::run() {
     exc = take_raised_exception();
   }
 
-  PyCown* result = nb::inst_ptr<PyCown>(result_);
+  SharedCown& result = *nb::inst_ptr<PyCown>(result_)->state;
   if (value != nullptr) {
-    result->value = nb::steal(value);
+    result.value().set(value, main_local());
   } else {
-    result->value = nb::borrow(exc);
-    result->exception = nb::borrow(exc);
     run_.record_error(exc);
-    Py_DECREF(exc);
+    result.value().set(exc, main_local());
+    result.set_raised(true);
   }
   drop_references();
 }

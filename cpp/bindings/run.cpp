@@ -4,6 +4,8 @@
 #include <nanobind/stl/string.h>
 
 #include "errors.h"
+#include "interpreters.h"
+#include "subinterpreters/pool.h"
 
 namespace nb = nanobind;
 
@@ -28,6 +30,15 @@ nb::dict report_to_dict(const WorkerReport& r, const SchedulerInfo& info) {
   return d;
 }
 
+// Makes sure the pool has an interpreter per worker; each gets what
+// boc.schedulers() and boc.executors() say here, for bodies there to read.
+void prepare_interpreters(std::size_t workers) {
+  nb::module_ core = nb::module_::import_("boc._core");
+  nb::bytes described = nb::borrow<nb::bytes>(nb::module_::import_("pickle").attr("dumps")(
+      nb::make_tuple(core.attr("schedulers")(), core.attr("executors")())));
+  InterpreterPool::instance().prepare(workers, std::string(described.c_str(), described.size()));
+}
+
 }  // namespace
 
 void raise_timeout(const Runtime& rt, double timeout_s) {
@@ -36,9 +47,17 @@ void raise_timeout(const Runtime& rt, double timeout_s) {
   raise(PyExc_TimeoutError, message.c_str());
 }
 
-nb::list stats_of(const Runtime& rt) {
+nb::list stats_of(Run& run) {
   nb::list out;
-  for (const WorkerReport& r : rt.stats()) out.append(report_to_dict(r, rt.scheduler_info()));
+  const Runtime& rt = run.runtime();
+  for (const WorkerReport& r : rt.stats()) {
+    nb::dict d = report_to_dict(r, rt.scheduler_info());
+    const MoveCounters& m = run.moves(r.worker);
+    d["values_moved_in"] = m.values_moved_in.get();
+    d["bytes_moved_in"] = m.bytes_moved_in.get();
+    d["values_found_local"] = m.values_found_local.get();
+    out.append(d);
+  }
   return out;
 }
 
@@ -65,33 +84,85 @@ bool quiesce_interruptibly(Runtime& rt, std::optional<double> timeout_s) {
   }
 }
 
-Run::Run(const std::string& scheduler, std::size_t workers, const Options& options)
-    : interpreter_(PyInterpreterState_Get()), started_(Clock::now()) {
+Run::Run(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor)
+    : interpreter_(PyInterpreterState_Get()), started_(Clock::now()), executor_(executor) {
   try {
     runtime_ = std::make_unique<Runtime>(scheduler, workers, options);
   } catch (const std::invalid_argument& e) {
     throw nb::value_error(e.what());
   }
+  moves_ = std::make_unique<MoveCounters[]>(workers);
+  if (executor == Executor::subinterpreters) prepare_interpreters(workers);
 }
 
 void Run::start() { runtime_->start(); }
 
-bool Run::has_config(const std::string& scheduler, std::size_t workers, const Options& options) const {
+bool Run::has_config(const std::string& scheduler, std::size_t workers, const Options& options,
+                     Executor executor) const {
   return runtime_->scheduler_info().name == scheduler && runtime_->worker_count() == workers &&
-         runtime_->options() == options;
+         runtime_->options() == options && executor_ == executor;
 }
 
 nb::tuple Run::config() const {
-  return nb::make_tuple(runtime_->scheduler_info().name, runtime_->worker_count(), runtime_->options());
+  return nb::make_tuple(runtime_->scheduler_info().name, runtime_->worker_count(), runtime_->options(),
+                        name_of(executor_));
 }
 
 void Run::record_error(PyObject* exception) noexcept {
-  // A failed append (out of memory) must not leave an error set in a thread
-  // that is not running Python.
-  if (PyList_Append(errors_.ptr(), exception) != 0) PyErr_WriteUnraisable(exception);
+  auto recorded = std::make_unique<RecordedError>();
+  recorded->object = nb::borrow(exception);
+  std::lock_guard<std::mutex> guard(errors_mutex_);
+  errors_.push_back(std::move(recorded));
 }
 
-nb::list Run::errors_so_far() const { return nb::steal<nb::list>(PySequence_List(errors_.ptr())); }
+void Run::record_error(TravellingError error) {
+  auto recorded = std::make_unique<RecordedError>();
+  recorded->travelling = std::move(error);
+  std::lock_guard<std::mutex> guard(errors_mutex_);
+  errors_.push_back(std::move(recorded));
+}
+
+namespace {
+// The main interpreter's object for an exception from a sub-interpreter.
+nb::object arrived(const TravellingError& e) {
+  std::string failure = e.text;
+  if (e.copy) {
+    if (PyObject* made = e.copy->make(main_local())) return nb::steal(made);
+    failure = take_error_text();
+  }
+  return nb::handle(PyExc_RuntimeError)(
+      "a behaviour in a sub-interpreter raised, and its exception could not be brought back: " + failure);
+}
+}  // namespace
+
+nb::list Run::errors_so_far(bool stopped) {
+  nb::list out;
+  for (std::size_t i = 0;; ++i) {
+    RecordedError* e;
+    {
+      std::lock_guard<std::mutex> guard(errors_mutex_);
+      if (i == errors_.size()) break;
+      e = errors_[i].get();
+      if (e->object.is_valid()) {
+        out.append(e->object);
+        continue;
+      }
+    }
+    nb::object made = arrived(*e->travelling);  // runs Python code: the mutex is not held
+    bool first;
+    {
+      std::lock_guard<std::mutex> guard(errors_mutex_);
+      first = !e->object.is_valid();
+      if (first) e->object = made;
+      out.append(e->object);
+    }
+    // raised() holds until a later behaviour assigns the result cown, and
+    // nothing holds the cown once the run has stopped.
+    SharedCown& result = *e->travelling->result;
+    if (first && stopped && result.raised()) result.value().set(made.inc_ref().ptr(), main_local());
+  }
+  return out;
+}
 
 nb::tuple Run::finish(std::optional<double> timeout_s) {
   if (!result_.is_valid()) {
@@ -110,7 +181,7 @@ nb::tuple Run::finish(std::optional<double> timeout_s) {
   // call) made the result finds it made.
   if (!result_.is_valid()) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-    nb::list errors = errors_so_far();
+    nb::list errors = errors_so_far(true);
     for (const std::exception_ptr& e : runtime_->take_errors()) {
       try {
         std::rethrow_exception(e);
@@ -120,7 +191,7 @@ nb::tuple Run::finish(std::optional<double> timeout_s) {
         errors.append(nb::handle(PyExc_RuntimeError)("native behaviour body failed with a non-standard exception"));
       }
     }
-    nb::tuple made = nb::make_tuple(elapsed, stats_of(*runtime_), errors);
+    nb::tuple made = nb::make_tuple(elapsed, stats_of(*this), errors);
     // Making it may have run Python code (a collection, a finaliser) and let
     // another caller in; the first one made is the one every caller gets.
     if (!result_.is_valid()) result_ = made;

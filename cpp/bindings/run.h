@@ -16,16 +16,29 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "boc/runtime.h"
+#include "executors.h"
+#include "portable.h"
+#include "shared_cown.h"
 
 namespace boc::python {
+
+// An exception a body raised in a sub-interpreter, on its way to wait().
+struct TravellingError {
+  std::optional<Portable> copy;  // pickled where it was raised
+  std::string text;              // what went wrong, if it would not pickle
+  SharedCownRef result;          // the cown the body returned into
+};
 
 class Run {
  public:
   // Creates the runtime (ValueError for a bad configuration); its workers
   // start with start().
-  Run(const std::string& scheduler, std::size_t workers, const Options& options);
+  // Under "subinterpreters" the workers' interpreters are made (or found)
+  // here too.
+  Run(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor);
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
 
@@ -35,14 +48,26 @@ class Run {
   const Runtime& runtime() const noexcept { return *runtime_; }
   PyInterpreterState* interpreter() const noexcept { return interpreter_; }
 
-  bool has_config(const std::string& scheduler, std::size_t workers, const Options& options) const;
-  // (scheduler, workers, options), as boc.start() takes them.
+  Executor executor() const noexcept { return executor_; }
+
+  bool has_config(const std::string& scheduler, std::size_t workers, const Options& options,
+                  Executor executor) const;
+  // (scheduler, workers, options, executor), as boc.start() takes them.
   nanobind::tuple config() const;
 
   // Keeps the exception a Python body raised, for wait(). Interpreter lock held.
   void record_error(PyObject* exception) noexcept;
-  // The exceptions recorded so far (a new list).
-  nanobind::list errors_so_far() const;
+  // The same for a body in a sub-interpreter, from any thread.
+  void record_error(TravellingError error);
+  // The exceptions recorded so far, in order (a new list). Main
+  // interpreter's lock held. Exceptions from sub-interpreters are made
+  // objects here, once; once the run is `stopped`, that object also
+  // replaces the exception in the body's result cown (unless it was
+  // assigned since), so that both are the same object.
+  nanobind::list errors_so_far(bool stopped);
+
+  // Worker `k`'s value moves (all zero under "threads").
+  MoveCounters& moves(std::size_t k) noexcept { return moves_[k]; }
 
   // Waits up to `timeout_s` (None: for ever) for quiescence, then closes the
   // runtime to outside threads, waits for what they had scheduled, stops the
@@ -60,13 +85,26 @@ class Run {
   std::unique_ptr<Runtime> runtime_;
   PyInterpreterState* const interpreter_;
   const std::chrono::steady_clock::time_point started_;
-  nanobind::list errors_;  // appended by bodies, interpreter lock held
+  const Executor executor_;
+  // Every exception a body raised, in the order recorded: an object of the
+  // main interpreter, or one still on its way from a sub-interpreter. The
+  // mutex guards the vector and each entry's object; it is never held while
+  // Python code runs, which may start another errors_so_far() (another
+  // thread's wait(), or a signal handler's inside this thread's).
+  struct RecordedError {
+    nanobind::object object;
+    std::optional<TravellingError> travelling;
+  };
+  std::mutex errors_mutex_;
+  std::vector<std::unique_ptr<RecordedError>> errors_;
+  std::unique_ptr<MoveCounters[]> moves_;
   std::mutex join_mutex_;  // one thread at a time stops the workers
   nanobind::object result_;  // finish()'s tuple, once it is made
 };
 
-// One dict per worker: the core's counters and the strategy's.
-nanobind::list stats_of(const Runtime& rt);
+// One dict per worker: the core's counters, the strategy's and the
+// executor's (value moves).
+nanobind::list stats_of(Run& run);
 
 // Raises TimeoutError for a wait of `timeout_s` on `rt` that ran out.
 [[noreturn]] void raise_timeout(const Runtime& rt, double timeout_s);

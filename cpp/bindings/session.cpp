@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "subinterpreters/pool.h"
 
 namespace nb = nanobind;
 
@@ -103,16 +104,22 @@ void raise_if_in_behaviour(const char* what) {
       "importing boc)");
 }
 
-void start(const std::string& scheduler, std::size_t workers, const Options& options) {
+// Starts a run with this configuration unless one is in progress. With
+// `any_config` (a when() that found no run), a run in progress is used
+// whatever its configuration; otherwise it must be this one.
+void start(const std::string& scheduler, std::size_t workers, const Options& options,
+           const std::string& executor_name, bool any_config) {
+  const Executor executor = executor_named(executor_name);
   Session& s = session();
   for (;;) {
     if (std::shared_ptr<Run> run = s.current()) {
-      if (!run->has_config(scheduler, workers, options)) {
+      if (any_config) return;
+      if (!run->has_config(scheduler, workers, options, executor)) {
         nb::tuple running = run->config();
         raise_runtime_error(nb::str("the runtime is already running with scheduler={!r}, workers={}, "
-                                    "options={!r}; call boc.wait() before starting it with another "
-                                    "configuration")
-                                .format(running[0], running[1], running[2])
+                                    "options={!r}, executor={!r}; call boc.wait() before starting it with "
+                                    "another configuration")
+                                .format(running[0], running[1], running[2], running[3])
                                 .c_str());
       }
       if (run->runtime().closed()) raise_stopping();
@@ -120,7 +127,7 @@ void start(const std::string& scheduler, std::size_t workers, const Options& opt
     }
     if (s.exiting()) raise_exited();
     raise_if_in_behaviour("start()");
-    auto fresh = std::make_shared<Run>(scheduler, workers, options);
+    auto fresh = std::make_shared<Run>(scheduler, workers, options, executor);
     if (s.install(fresh)) return;
     // Another thread started a run meanwhile: compare with that one.
   }
@@ -137,7 +144,7 @@ void quiesce(std::optional<double> timeout_s) {
 nb::tuple outcome(Run& run) {
   nb::tuple config = run.config();
   nb::tuple result = run.finish(std::nullopt);  // finished: returns at once
-  return nb::make_tuple(config[0], config[1], config[2], result[0], result[1], result[2]);
+  return nb::make_tuple(config[0], config[1], config[2], config[3], result[0], result[1], result[2]);
 }
 
 // Stops the run in progress and returns its outcome; the last run's when
@@ -156,8 +163,8 @@ nb::object stop(std::optional<double> timeout_s) {
 
 nb::object stats() {
   Session& s = session();
-  if (std::shared_ptr<Run> run = s.current()) return stats_of(run->runtime());
-  if (std::shared_ptr<Run> last = s.last()) return outcome(*last)[4];
+  if (std::shared_ptr<Run> run = s.current()) return stats_of(*run);
+  if (std::shared_ptr<Run> last = s.last()) return outcome(*last)[5];
   return nb::none();
 }
 
@@ -191,9 +198,10 @@ std::shared_ptr<Run> run_for_scheduling() {
   for (;;) {
     if (std::shared_ptr<Run> run = s.current()) return run;
     if (s.exiting()) raise_exited();
-    // Starts with the defaults; a wait() on another thread may end that run
-    // before this thread uses it, hence the loop.
-    nb::module_::import_("boc.runtime").attr("start")();
+    // Starts with the defaults, or finds the run another thread started
+    // meanwhile; a wait() on another thread may end that run before this
+    // thread uses it, hence the loop.
+    nb::module_::import_("boc.runtime").attr("_start_for_scheduling")();
   }
 }
 
@@ -211,7 +219,27 @@ void bind_session(nb::module_& m) {
     for (const SchedulerInfo* info : Registry::instance().all()) out[info->name.c_str()] = describe(*info);
     return out;
   });
-  m.def("start", &start, nb::arg("scheduler"), nb::arg("workers"), nb::arg("options"));
+  m.def("start", &start, nb::arg("scheduler"), nb::arg("workers"), nb::arg("options"), nb::arg("executor"),
+        nb::arg("any_config"));
+  m.def("executors", [] {
+    nb::dict out;
+    for (const auto& [name, description] : available_executors()) out[name.c_str()] = description;
+    return out;
+  });
+  m.def("close_interpreters", [] {
+    // At exit, after the exit hook's wait(): no run uses them any more.
+    if (!session().current()) InterpreterPool::instance().close(false);
+  });
+  m.def("before_fork", [] {
+    // True if the child will crash: CPython cannot yet fork a process that
+    // has sub-interpreters, and a run in progress is using them.
+    std::shared_ptr<Run> run = session().current();
+    if (!run) {
+      InterpreterPool::instance().close(true);
+      return false;
+    }
+    return run->executor() == Executor::subinterpreters;
+  });
   m.def(
       "resolve_options",
       [](const std::string& scheduler, const Options& given) {
@@ -232,6 +260,7 @@ void bind_session(nb::module_& m) {
   m.def("after_fork_in_child", [] {
     // The parent's run is not the child's: its workers do not exist here.
     if (Run* parent = session().give_up_current()) parent->runtime().forsake();
+    InterpreterPool::replace_in_child();
   });
 }
 

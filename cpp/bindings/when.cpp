@@ -1,12 +1,15 @@
 #include "when.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "errors.h"
+#include "interpreters.h"
 #include "py_cown.h"
 #include "python_behaviour.h"
 #include "session.h"
+#include "subinterpreters/behaviour.h"
 
 namespace nb = nanobind;
 
@@ -23,17 +26,33 @@ class When {
   nb::object operator()(nb::handle fn) const {
     check_arity(fn);
     std::shared_ptr<Run> run = run_for_scheduling();
-    nb::object result = nb::cast(PyCown(nb::none()));
+    while (run->executor() == Executor::subinterpreters) {
+      PyObject* result = nullptr;
+      std::unique_ptr<Behaviour> b(
+          make_subinterpreter_behaviour(*run, main_local(), call_args_.ptr(), fn.ptr(), &result));
+      if (!b) throw nb::python_error();
+      nb::object out = nb::steal(result);
+      // Making it may have run Python code (the body's first transport),
+      // and so a signal handler that ended the run: then it goes to the
+      // run in progress now, if it is not for the other executor.
+      std::shared_ptr<Run> now = run_for_scheduling();
+      if (now == run) {
+        schedule(*run, b.release());
+        return out;
+      }
+      run = std::move(now);
+    }
+    nb::object result = nb::steal(wrap_main_cown(SharedCown::make(Py_NewRef(Py_None), main_local())));
     std::vector<Cown*> cowns;
     cowns.reserve(nb::len(call_args_) + 1);
     for (nb::handle a : call_args_) {
       if (PyList_CheckExact(a.ptr())) {
-        for (nb::handle c : a) cowns.push_back(nb::inst_ptr<PyCown>(c)->core.get());
+        for (nb::handle c : a) cowns.push_back(nb::inst_ptr<PyCown>(c)->core());
       } else {
-        cowns.push_back(nb::inst_ptr<PyCown>(a)->core.get());
+        cowns.push_back(nb::inst_ptr<PyCown>(a)->core());
       }
     }
-    cowns.push_back(nb::inst_ptr<PyCown>(result)->core.get());
+    cowns.push_back(nb::inst_ptr<PyCown>(result)->core());
     schedule(*run, new PythonBehaviour(*run, cowns, fn.ptr(), call_args_.ptr(), result.ptr()));
     return result;
   }

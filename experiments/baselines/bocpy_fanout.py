@@ -1,57 +1,64 @@
 """The fan-out / fan-in shape on bocpy, as a baseline for experiments/fanout.py.
 
 Run by the harness as ``python bocpy_fanout.py SPEC_JSON``; prints the same
-result line as a boc measurement. bocpy runs behaviours in sub-interpreters
-and re-executes this module's top level in each of them, so the top level
-imports only bocpy (numpy does not load in sub-interpreters; the payload is
-bocpy's own 16x16 float64 Matrix) and the driver sits under the main guard.
+result line as a boc measurement. The bodies are those of fanout.py: a
+16x16 matrix of floats as a tuple of tuples, squared in pure Python.
+bocpy runs behaviours in sub-interpreters and re-executes this module's top
+level in each of them, so the top level imports only bocpy and the
+standard library, and the driver sits under the main guard.
 """
 
-from bocpy import Cown, Matrix, quiesce, start, wait, when
+import random
+from operator import mul
+
+from bocpy import Cown, quiesce, start, wait, when
 
 MATRIX = 16
 
 
-class ProducerState:
-    """A producer's counters; crosses interpreters with its cown."""
+def draw(seed, step):
+    rng = random.Random(seed * 1_000_003 + step)
+    return tuple(tuple(rng.random() for _ in range(MATRIX)) for _ in range(MATRIX))
 
-    def __init__(self, children, child_iters, steps):
-        self.children = children
-        self.child_iters = child_iters
-        self.target = steps
-        self.steps = 0
+
+def square(m):
+    columns = tuple(zip(*m))
+    return tuple(tuple(sum(map(mul, row, column)) for column in columns) for row in m)
 
 
 def schedule_child(consumer, child_iters):
     @when(consumer)
     def _child(c, child_iters=child_iters):
+        m = c.value
         for _ in range(child_iters):
-            c.value = c.value @ c.value
+            m = square(m)
+        c.value = m
 
 
-def schedule_step(state):
+def schedule_step(state, children, steps, child_iters):
     @when(state)
-    def _step(state):
-        producer = state.value
-        for _ in range(producer.children):
-            schedule_child(Cown(Matrix.uniform(0.0, 1.0, (MATRIX, MATRIX))), producer.child_iters)
-        producer.steps += 1
-        if producer.steps < producer.target:
-            schedule_step(state)
+    def _step(state, children=children, steps=steps, child_iters=child_iters):
+        seed, done = state.value
+        matrix = draw(seed, done)
+        for _ in range(children):
+            schedule_child(Cown(matrix), child_iters)
+        state.value = (seed, done + 1)
+        if done + 1 < steps:
+            schedule_step(state, children, steps, child_iters)
 
 
 def run(workers, producers, children, steps, child_iters):
     """One run from start to wait; children/s from first dispatch to quiescence."""
-    start(worker_count=workers)
-    states = [Cown(ProducerState(children, child_iters, steps)) for _ in range(producers)]
     import time
 
+    start(worker_count=workers)
+    states = [Cown((seed, 0)) for seed in range(producers)]
     t0 = time.perf_counter()
     for state in states:
-        schedule_step(state)
+        schedule_step(state, children, steps, child_iters)
     stats = quiesce(max(60.0, producers * children * steps * 0.001), stats=True)
     elapsed = time.perf_counter() - t0
-    producer_steps = sum(s.unwrap().steps for s in states)
+    producer_steps = sum(s.unwrap()[1] for s in states)
     del states, state  # wait() acquires cowns still bound in this frame
     wait()
     # Every behaviour dispatched has run once quiesce() returns; these

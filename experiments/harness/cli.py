@@ -31,16 +31,23 @@ def _name_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def parser_for(workload: Workload) -> argparse.ArgumentParser:
     """The harness's options, then the workload's own."""
     p = argparse.ArgumentParser(
         prog=f"{workload.name}.py",
-        description=f"Sweep the {workload.name} workload over schedulers and worker counts.",
+        description=f"Sweep the {workload.name} workload over schedulers, executors and worker counts.",
     )
     sweep_opts = p.add_argument_group("sweep")
     sweep_opts.add_argument("--schedulers", type=_name_list, default=None,
                             help="comma-separated strategies (default: every compiled-in one: "
                             + ", ".join(sorted(boc.schedulers())) + ")")
+    sweep_opts.add_argument("--executors", type=_name_list, default=None,
+                            help="comma-separated executors (default: every one this interpreter has: "
+                            + ", ".join(boc.executors()) + ")")
     sweep_opts.add_argument("--workers", type=_int_list, default=None,
                             help="comma-separated worker counts (default: 1 up to the CPU count)")
     sweep_opts.add_argument("--repeats", type=int, default=None, help="measurements per point (default 3)")
@@ -58,7 +65,13 @@ def parser_for(workload: Workload) -> argparse.ArgumentParser:
     out.add_argument("--show", action="store_true", help="also open the figures (implies --plot)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--measure-one", metavar="SPEC", help=argparse.SUPPRESS)
-    workload.add_arguments(p.add_argument_group(f"{workload.name} workload"))  # type: ignore[arg-type]
+    own = p.add_argument_group(f"{workload.name} workload")
+    if workload.axis is not None:
+        axis = workload.axis
+        own.add_argument(_option(axis.name), type=_int_list, default=None, dest=axis.name,
+                         help=f"{axis.help}; comma-separated, each a point of the sweep (default "
+                         f"{','.join(map(str, axis.default))}; --quick: {','.join(map(str, axis.quick))})")
+    workload.add_arguments(own)  # type: ignore[arg-type]
     return p
 
 
@@ -67,6 +80,10 @@ def _check(p: argparse.ArgumentParser, workload: Workload, args: argparse.Namesp
     for name in args.schedulers:
         if name not in known:
             p.error(f"unknown scheduler {name!r}; available: {', '.join(sorted(known))}")
+    for name in args.executors:
+        if name not in boc.executors():
+            hint = " (it needs CPython 3.12 or later)" if name == "subinterpreters" else ""
+            p.error(f"unknown executor {name!r}{hint}; available in this interpreter: {', '.join(boc.executors())}")
     if args.repeats < 1:
         p.error(f"--repeats must be >= 1, got {args.repeats}")
     for name in getattr(args, "baseline", []):
@@ -88,6 +105,11 @@ def _apply_defaults(p: argparse.ArgumentParser, workload: Workload, args: argpar
     """Fill what the user left out; --quick changes only those defaults."""
     if args.schedulers is None:
         args.schedulers = sorted(boc.schedulers())
+    if args.executors is None:
+        args.executors = list(boc.executors())
+    if workload.axis is not None and getattr(args, workload.axis.name) is None:
+        axis = workload.axis
+        setattr(args, axis.name, axis.quick if args.quick else axis.default)
     if args.workers is None:
         args.workers = [1, 2] if args.quick else list(range(1, (os.cpu_count() or 1) + 1))
     if args.repeats is None:
@@ -112,9 +134,11 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
 
     params = workload.params(args)
     baselines = {name: args.baseline_python for name in getattr(args, "baseline", [])}
+    axis_values = getattr(args, workload.axis.name) if workload.axis is not None else None
     plan = sweep.Plan(
-        workload=workload, script=Path(script).resolve(), schedulers=args.schedulers,
+        workload=workload, script=Path(script).resolve(), schedulers=args.schedulers, executors=args.executors,
         workers=args.workers, repeats=args.repeats, params=params, baselines=baselines, seed=args.seed,
+        axis_values=axis_values,
     )
     probe_processes = max(args.workers)
     probe_seconds = 0.2 if args.quick else 0.5
@@ -135,6 +159,9 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "sweep_s": round(time.time() - started, 3),
         "schedulers": args.schedulers,
+        "executors": args.executors,
+        "axis": workload.axis.name if workload.axis is not None else None,
+        "axis_values": axis_values,
         "baselines": {name: args.baseline_python for name in baselines},
         "workers": args.workers,
         "repeats": args.repeats,
@@ -148,7 +175,7 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
     }
     folder = results.write(args.out, workload.name, runs, workers, meta)
 
-    table = results.summarize(runs)
+    table = results.summarize(runs, meta)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     for line in results.spread_warnings(table):
         print(f"warning: {line}", file=sys.stderr)

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from harness.workload import Workload
+from harness.workload import RunConfig, Workload
 
 # The line of a measurement's stdout that carries its result.
 RESULT_PREFIX = "BOC-RESULT "
@@ -15,14 +15,15 @@ RESULT_PREFIX = "BOC-RESULT "
 def run_one(workload: Workload, spec_json: str) -> None:
     """Warm up, measure once, and print the result line.
 
-    ``spec_json`` holds ``scheduler``, ``workers``, ``params`` and
-    ``warmup_params``. The warm-up is a whole run of its own (start to
+    ``spec_json`` holds ``scheduler``, ``executor``, ``workers``, ``params``
+    and ``warmup_params``. The warm-up is a whole run of its own (start to
     wait), so the measured run's statistics cover only itself.
     """
     spec = json.loads(spec_json)
+    config = RunConfig(spec["scheduler"], spec["executor"], spec["workers"])
     if spec.get("warmup_params"):
-        workload.measure(spec["scheduler"], spec["workers"], spec["warmup_params"])
-    result = workload.measure(spec["scheduler"], spec["workers"], spec["params"])
+        workload.measure(config, spec["warmup_params"])
+    result = workload.measure(config, spec["params"])
     report = result.pop("report", None)
     if report is not None:
         result["stats"] = report.stats

@@ -1,13 +1,24 @@
-"""Figures from a results folder: why one scheduler wins.
+"""Figures from a results folder: why one configuration wins.
 
-- throughput.png: throughput against workers, one line per scheduler, with
-  the min-max spread across repeats;
+A configuration is a scheduler with an executor: the colour tells the
+scheduler, the line style the executor (solid: threads, dashed:
+subinterpreters, dotted: another runtime run as a baseline).
+
+- throughput.png: throughput against workers, one line per configuration,
+  with the min-max spread across repeats (one panel per value of the
+  workload's own axis, if it sweeps one);
 - sources.png: per worker, where its behaviours came from (the strategy's
   source counters, e.g. next slot / own queue / stolen), at the largest
   worker count;
 - idle.png: per worker, how often it parked and how long it was idle;
 - balance.png: how evenly behaviours spread across workers (coefficient of
-  variation of behaviours run; 0 is perfectly even).
+  variation of behaviours run; 0 is perfectly even);
+- moves.png: under "subinterpreters", per worker, how many cown values a
+  behaviour found in its worker's interpreter and how many had to move
+  there from another one: the locality a scheduler gives;
+- overtake.png: for a workload with an axis (body length, say), throughput
+  under "subinterpreters" over throughput under "threads" at the largest
+  worker count, against the axis: where parallel bodies pay for the moves.
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ from typing import Any
 import matplotlib
 
 import pandas as pd
+
+STYLES = {"threads": "-", "subinterpreters": "--", "": ":"}
 
 
 def _pyplot(show: bool) -> Any:
@@ -35,73 +48,120 @@ def _colours(*frames: pd.DataFrame) -> dict[str, Any]:
     return {name: palette(i % 10) for i, name in enumerate(names)}
 
 
-def _throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], ax: Any, colours: dict[str, Any],
-                style: str = "-", label_suffix: str = "") -> None:
-    table = runs.groupby(["scheduler", "workers"])["throughput"].agg(["median", "min", "max"]).reset_index()
-    for scheduler, rows in table.groupby("scheduler"):
+def _executor(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with an executor column ("" for a baseline's rows)."""
+    frame = frame.copy()
+    frame["executor"] = frame["executor"].fillna("") if "executor" in frame else "threads"
+    return frame
+
+
+def _name(scheduler: str, executor: str) -> str:
+    return f"{scheduler} / {executor}" if executor else scheduler
+
+
+def _axis(meta: dict[str, Any]) -> str | None:
+    return meta.get("axis")
+
+
+def _axis_label(meta: dict[str, Any], value: Any) -> str:
+    return f"{_axis(meta)} = {value}"
+
+
+def _throughput(runs: pd.DataFrame, meta: dict[str, Any], ax: Any, colours: dict[str, Any],
+                style: str | None = None, label_suffix: str = "") -> None:
+    keys = ["scheduler", "executor", "workers"]
+    table = runs.groupby(keys)["throughput"].agg(["median", "min", "max"]).reset_index()
+    for (scheduler, executor), rows in table.groupby(["scheduler", "executor"]):
         rows = rows.sort_values("workers")
         ax.errorbar(
             rows["workers"], rows["median"],
             yerr=[rows["median"] - rows["min"], rows["max"] - rows["median"]],
-            fmt=style, marker="o", capsize=4, color=colours[scheduler], label=f"{scheduler}{label_suffix}",
+            fmt=style or STYLES.get(executor, "-."), marker="o", capsize=4, color=colours[scheduler],
+            label=_name(scheduler, executor) + label_suffix,
         )
     ax.set_xlabel("workers")
     ax.set_ylabel(meta.get("metric", "throughput"))
     ax.set_xticks(sorted(runs["workers"].unique()))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small")
+
+
+def _panels(plt: Any, count: int, width: float = 6.0, height: float = 4.5) -> tuple[Any, list[Any]]:
+    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False)
+    return fig, list(axes[0])
 
 
 def throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    _throughput(plt, runs, meta, ax, _colours(runs))
-    ax.set_title(f"{meta['workload']}: median of {meta['repeats']} repeat(s), bars span min..max")
+    runs = _executor(runs)
+    colours = _colours(runs)
+    axis = _axis(meta)
+    values = sorted(runs[axis].unique()) if axis else [None]
+    fig, axes = _panels(plt, len(values))
+    for ax, value in zip(axes, values):
+        _throughput(runs if value is None else runs[runs[axis] == value], meta, ax, colours)
+        if value is not None:
+            ax.set_title(_axis_label(meta, value))
+    fig.suptitle(f"{meta['workload']}: median of {meta['repeats']} repeat(s), bars span min..max")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
-def _largest_runs(workers: pd.DataFrame) -> pd.DataFrame:
-    """Per-worker rows at each scheduler's largest worker count, averaged over repeats."""
-    top = workers.groupby("scheduler")["workers"].transform("max")
+def _largest_runs(workers: pd.DataFrame, meta: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+    """Per-worker rows at each configuration's largest worker count (and the
+    largest value of the workload's axis), averaged over repeats; and a
+    phrase saying which rows those are."""
+    workers = _executor(workers)
+    axis = _axis(meta)
+    where = ""
+    if axis and axis in workers:
+        top_value = workers[axis].max()
+        workers = workers[workers[axis] == top_value]
+        where = f", {_axis_label(meta, top_value)}"
+    top = workers.groupby(["scheduler", "executor"])["workers"].transform("max")
     rows = workers[workers["workers"] == top]
-    return rows.groupby(["scheduler", "workers", "worker"]).mean(numeric_only=True).reset_index()
+    means = rows.groupby(["scheduler", "executor", "workers", "worker"]).mean(numeric_only=True).reset_index()
+    return means, where
+
+
+def _configurations(rows: pd.DataFrame) -> list[tuple[str, str]]:
+    return sorted({(s, e) for s, e in zip(rows["scheduler"], rows["executor"])})
 
 
 def sources(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
     mapping: dict[str, dict[str, str]] = meta.get("sources", {})
-    rows = _largest_runs(workers)
-    names = [s for s in rows["scheduler"].unique() if mapping.get(s)]
-    if not names:
+    rows, where = _largest_runs(workers, meta)
+    shown = [(s, e) for s, e in _configurations(rows) if mapping.get(s)]
+    if not shown:
         return
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 4), squeeze=False)
-    for ax, scheduler in zip(axes[0], names):
-        mine = rows[rows["scheduler"] == scheduler].sort_values("worker")
+    fig, axes = _panels(plt, len(shown), 4.5, 4)
+    for ax, (scheduler, executor) in zip(axes, shown):
+        mine = rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)].sort_values("worker")
         bottom = pd.Series(0.0, index=mine.index)
         for counter, label in mapping[scheduler].items():
             if counter in mine:
                 values = mine[counter].fillna(0)
                 ax.bar(mine["worker"], values, bottom=bottom, label=label)
                 bottom = bottom + values
-        ax.set_title(f"{scheduler}, {int(mine['workers'].iloc[0])} workers")
+        ax.set_title(f"{_name(scheduler, executor)}, {int(mine['workers'].iloc[0])} workers")
         ax.set_xlabel("worker")
         ax.set_xticks(mine["worker"])
         ax.set_ylabel("behaviours per run (mean over repeats)")
         ax.legend(fontsize="small")
-    fig.suptitle("Where each worker's behaviours came from")
+    fig.suptitle(f"Where each worker's behaviours came from{where}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
 def idle(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
-    rows = _largest_runs(workers)
-    names = list(rows["scheduler"].unique())
-    fig, axes = plt.subplots(2, len(names), figsize=(4.5 * len(names), 6), squeeze=False)
-    for i, scheduler in enumerate(names):
-        mine = rows[rows["scheduler"] == scheduler].sort_values("worker")
+    rows, where = _largest_runs(workers, meta)
+    shown = _configurations(rows)
+    fig, axes = plt.subplots(2, len(shown), figsize=(4.5 * len(shown), 6), squeeze=False)
+    for i, (scheduler, executor) in enumerate(shown):
+        mine = rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)].sort_values("worker")
         if "parks" in mine:
             axes[0][i].bar(mine["worker"], mine["parks"], color="tab:purple")
-        axes[0][i].set_title(f"{scheduler}, {int(mine['workers'].iloc[0])} workers")
+        axes[0][i].set_title(f"{_name(scheduler, executor)}, {int(mine['workers'].iloc[0])} workers")
         axes[0][i].set_ylabel("parks per run")
         if "idle_ns" in mine:
             axes[1][i].bar(mine["worker"], mine["idle_ns"] / 1e6, color="tab:gray")
@@ -109,28 +169,81 @@ def idle(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> N
         for ax in (axes[0][i], axes[1][i]):
             ax.set_xlabel("worker")
             ax.set_xticks(mine["worker"])
-    fig.suptitle("How often workers slept, and for how long")
+    fig.suptitle(f"How often workers slept, and for how long{where}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
 def balance(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
+    workers = _executor(workers)
     multi = workers[workers["workers"] > 1]
     if multi.empty or "behaviors_run" not in multi:
         return
-    per_run = multi.groupby(["scheduler", "workers", "run"])["behaviors_run"]
+    per_run = multi.groupby(["scheduler", "executor", "workers", "run"])["behaviors_run"]
     cv = (per_run.std(ddof=0) / per_run.mean()).rename("cv").reset_index()
-    table = cv.groupby(["scheduler", "workers"])["cv"].median().reset_index()
+    table = cv.groupby(["scheduler", "executor", "workers"])["cv"].median().reset_index()
+    colours = _colours(table)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for scheduler, rows in table.groupby("scheduler"):
-        ax.plot(rows["workers"], rows["cv"], marker="o", label=scheduler)
+    for (scheduler, executor), rows in table.groupby(["scheduler", "executor"]):
+        ax.plot(rows["workers"], rows["cv"], STYLES.get(executor, "-."), marker="o", color=colours[scheduler],
+                label=_name(scheduler, executor))
     ax.set_xlabel("workers")
     ax.set_ylabel("CV of behaviours run per worker")
     ax.set_xticks(sorted(table["workers"].unique()))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small")
     ax.set_title("Spread of work across workers (0 = perfectly even)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def moves(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
+    rows, where = _largest_runs(workers, meta)
+    rows = rows[rows["executor"] == "subinterpreters"]
+    if rows.empty or "values_moved_in" not in rows:
+        return
+    shown = _configurations(rows)
+    fig, axes = _panels(plt, len(shown), 4.5, 4)
+    for ax, (scheduler, executor) in zip(axes, shown):
+        mine = rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)].sort_values("worker")
+        local, moved = mine["values_found_local"].fillna(0), mine["values_moved_in"].fillna(0)
+        ax.bar(mine["worker"], local, label="found in the worker's interpreter", color="tab:green")
+        ax.bar(mine["worker"], moved, bottom=local, label="moved in from another", color="tab:red")
+        used = local.sum() + moved.sum()
+        share = f"{local.sum() / used:.0%} local" if used else "no values used"
+        mb = mine["bytes_moved_in"].sum() / 1e6
+        ax.set_title(f"{scheduler}, {int(mine['workers'].iloc[0])} workers\n{share}, {mb:,.1f} MB moved", fontsize="medium")
+        ax.set_xlabel("worker")
+        ax.set_xticks(mine["worker"])
+        ax.set_ylabel("cown values used per run (mean over repeats)")
+        ax.legend(fontsize="small")
+    fig.suptitle(f"Under subinterpreters: where each worker found the values it used{where}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def overtake(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
+    axis = _axis(meta)
+    runs = _executor(runs)
+    if not axis or runs[axis].nunique() < 2 or not {"threads", "subinterpreters"} <= set(runs["executor"]):
+        return
+    top = runs["workers"].max()
+    medians = (runs[runs["workers"] == top].groupby(["scheduler", "executor", axis])["throughput"].median()
+               .unstack("executor"))
+    ratio = (medians["subinterpreters"] / medians["threads"]).dropna().reset_index(name="ratio")
+    colours = _colours(ratio)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for scheduler, rows in ratio.groupby("scheduler"):
+        ax.plot(rows[axis], rows["ratio"], marker="o", color=colours[scheduler], label=scheduler)
+    ax.axhline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(axis)
+    ax.set_ylabel("throughput: subinterpreters / threads")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    ax.set_title(f"{meta['workload']}, {top} workers: above 1, parallel bodies win (medians)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -144,6 +257,8 @@ def draw(folder: Path, runs: pd.DataFrame, workers: pd.DataFrame, meta: dict[str
         ("sources.png", sources, workers),
         ("idle.png", idle, workers),
         ("balance.png", balance, workers),
+        ("moves.png", moves, workers),
+        ("overtake.png", overtake, runs),
     ):
         path = folder / name
         figure(plt, data, meta, path)
@@ -158,11 +273,18 @@ def draw(folder: Path, runs: pd.DataFrame, workers: pd.DataFrame, meta: dict[str
 def compare(a: tuple[pd.DataFrame, dict[str, Any]], b: tuple[pd.DataFrame, dict[str, Any]], labels: tuple[str, str], path: Path, show: bool = False) -> Path:
     """Overlay the throughput of two result folders (solid: first, dashed: second)."""
     plt = _pyplot(show)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = _colours(a[0], b[0])
-    _throughput(plt, a[0], a[1], ax, colours, "-", f" ({labels[0]})")
-    _throughput(plt, b[0], b[1], ax, colours, "--", f" ({labels[1]})")
-    ax.set_title(f"{a[1]['workload']}: {labels[0]} vs {labels[1]}")
+    runs_a, runs_b = _executor(a[0]), _executor(b[0])
+    axis = _axis(a[1])
+    values = sorted(set(runs_a[axis]) | set(runs_b[axis])) if axis else [None]
+    fig, axes = _panels(plt, len(values), 7, 4.5)
+    colours = _colours(runs_a, runs_b)
+    for ax, value in zip(axes, values):
+        pick = (lambda r: r) if value is None else (lambda r, v=value: r[r[axis] == v])
+        _throughput(pick(runs_a), a[1], ax, colours, "-", f" ({labels[0]})")
+        _throughput(pick(runs_b), b[1], ax, colours, "--", f" ({labels[1]})")
+        if value is not None:
+            ax.set_title(_axis_label(a[1], value))
+    fig.suptitle(f"{a[1]['workload']}: {labels[0]} (solid) vs {labels[1]} (dashed)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     if show:

@@ -81,12 +81,26 @@ def read(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     if missing:
         raise FileNotFoundError(f"{folder} is not a results folder: missing {', '.join(missing)}")
     meta = json.loads((folder / META_JSON).read_text())
-    return pd.read_csv(folder / RUNS_CSV), pd.read_csv(folder / WORKERS_CSV), meta
+    runs, workers = pd.read_csv(folder / RUNS_CSV), pd.read_csv(folder / WORKERS_CSV)
+    for frame in (runs, workers):
+        # A baseline's rows have no executor of ours; a folder written before
+        # executors were swept ran every body under "threads".
+        if "executor" not in frame:
+            frame.insert(2, "executor", "threads")
+            frame.loc[frame["scheduler"].isin(meta.get("baselines", {})), "executor"] = ""
+        frame["executor"] = frame["executor"].fillna("")
+    return runs, workers, meta
 
 
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Median, min and max throughput per (scheduler, workers), with the relative spread."""
-    grouped = runs.groupby(["scheduler", "workers"])["throughput"]
+def point_columns(meta: dict[str, Any]) -> list[str]:
+    """The columns that tell the points of a sweep apart."""
+    axis = meta.get("axis")
+    return ["scheduler", "executor", *([axis] if axis else []), "workers"]
+
+
+def summarize(runs: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    """Median, min and max throughput per point of the sweep, with the relative spread."""
+    grouped = runs.fillna({"executor": ""}).groupby(point_columns(meta))["throughput"]
     table = grouped.agg(["median", "min", "max", "count"]).reset_index()
     table["spread"] = (table["max"] - table["min"]) / table["median"]
     table["per_worker"] = table["median"] / table["workers"]
@@ -96,8 +110,11 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 def spread_warnings(table: pd.DataFrame) -> list[str]:
     """One line per point whose repeats disagree by more than LARGE_SPREAD."""
     noisy = table[(table["count"] > 1) & (table["spread"] > LARGE_SPREAD)]
-    return [
-        f"large spread for {r.scheduler} on {r.workers} worker(s): repeats range "
-        f"{r.min:,.0f} .. {r.max:,.0f} around a median of {r.median:,.0f} ({r.spread:.0%})"
-        for r in noisy.itertuples()
-    ]
+    lines = []
+    for r in noisy.to_dict("records"):
+        where = "/".join(str(r[c]) for c in noisy.columns[: list(noisy.columns).index("workers")] if r[c] != "")
+        lines.append(
+            f"large spread for {where} on {r['workers']} worker(s): repeats range "
+            f"{r['min']:,.0f} .. {r['max']:,.0f} around a median of {r['median']:,.0f} ({r['spread']:.0%})"
+        )
+    return lines

@@ -1,4 +1,5 @@
-"""Runs every (scheduler, workers) point, repeats times, each in a fresh subprocess."""
+"""Runs every point of a sweep (scheduler x executor x workers, and the
+workload's own axis if it has one), repeats times, each in a fresh subprocess."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ import boc
 from harness.measure import RESULT_PREFIX
 from harness.workload import Workload
 
+# The executor column of a baseline's rows: another runtime, not one of ours.
+BASELINE_EXECUTOR = ""
+
 
 class SweepError(RuntimeError):
     """A measurement failed; the message carries its command and stderr."""
@@ -29,42 +33,74 @@ class Plan:
     workload: Workload
     script: Path
     schedulers: list[str]
+    executors: list[str]
     workers: list[int]
     repeats: int
     params: dict[str, Any]
     baselines: dict[str, str]  # name -> Python interpreter that runs it
     seed: int
+    axis_values: list[int] | None = None  # values of workload.axis, if it has one
     timeout_s: float = 900.0
 
 
-def _command(plan: Plan, scheduler: str, workers: int) -> list[str]:
+@dataclass(frozen=True)
+class Point:
+    """One configuration of the sweep."""
+
+    scheduler: str  # or a baseline's name
+    executor: str  # BASELINE_EXECUTOR for a baseline
+    workers: int
+    axis_value: int | None = None
+
+    def label(self) -> str:
+        at = f" {self.axis_value}" if self.axis_value is not None else ""
+        runs_on = f"/{self.executor}" if self.executor else ""
+        return f"{self.scheduler}{runs_on} x{self.workers}{at}"
+
+
+def points(plan: Plan) -> list[Point]:
+    """Every configuration of the plan, baselines included."""
+    out = []
+    for workers in plan.workers:
+        for value in plan.axis_values or [None]:
+            out += [Point(s, e, workers, value) for s in plan.schedulers for e in plan.executors]
+            out += [Point(b, BASELINE_EXECUTOR, workers, value) for b in plan.baselines]
+    return out
+
+
+def _params(plan: Plan, point: Point) -> dict[str, Any]:
+    if point.axis_value is None or plan.workload.axis is None:
+        return plan.params
+    return {**plan.params, plan.workload.axis.name: point.axis_value}
+
+
+def _command(plan: Plan, point: Point) -> list[str]:
+    params = _params(plan, point)
     spec = json.dumps(
         {
-            "scheduler": scheduler,
-            "workers": workers,
-            "params": plan.params,
-            "warmup_params": plan.workload.warmup(plan.params),
+            "scheduler": point.scheduler,
+            "executor": point.executor,
+            "workers": point.workers,
+            "params": params,
+            "warmup_params": plan.workload.warmup(params),
         }
     )
-    if scheduler in plan.baselines:
-        script = plan.workload.baselines[scheduler]
-        return [plan.baselines[scheduler], str(script), spec]
+    if point.scheduler in plan.baselines:
+        script = plan.workload.baselines[point.scheduler]
+        return [plan.baselines[point.scheduler], str(script), spec]
     return [sys.executable, str(plan.script), "--measure-one", spec]
 
 
-def measure(plan: Plan, scheduler: str, workers: int) -> dict[str, Any]:
+def measure(plan: Plan, point: Point) -> dict[str, Any]:
     """One measurement in a fresh subprocess; its parsed result line."""
-    cmd = _command(plan, scheduler, workers)
+    cmd = _command(plan, point)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=plan.timeout_s)
     except subprocess.TimeoutExpired as e:
-        raise SweepError(f"{scheduler} on {workers} worker(s) ran over {plan.timeout_s:.0f} s") from e
+        raise SweepError(f"{point.label()} ran over {plan.timeout_s:.0f} s") from e
     lines = [l for l in done.stdout.splitlines() if l.startswith(RESULT_PREFIX)]
     if done.returncode != 0 or not lines:
-        raise SweepError(
-            f"{scheduler} on {workers} worker(s) failed (exit {done.returncode}):\n"
-            f"$ {' '.join(cmd)}\n{done.stderr[-4000:]}"
-        )
+        raise SweepError(f"{point.label()} failed (exit {done.returncode}):\n$ {' '.join(cmd)}\n{done.stderr[-4000:]}")
     return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
@@ -72,27 +108,28 @@ def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the sweep: one row per run, and one row per worker per run.
 
     Each repeat visits every point in a new random order, so slow drift of
-    a shared machine does not favour the scheduler that always runs first.
+    a shared machine does not favour the configuration that always runs first.
     """
-    points = [(s, w) for w in plan.workers for s in plan.schedulers + list(plan.baselines)]
+    every = points(plan)
     rng = random.Random(plan.seed)
     runs: list[dict[str, Any]] = []
     worker_frames: list[pd.DataFrame] = []
-    bar = tqdm(total=len(points) * plan.repeats, desc=plan.workload.name, unit="run", disable=not progress)
+    bar = tqdm(total=len(every) * plan.repeats, desc=plan.workload.name, unit="run", disable=not progress)
     with bar:
         for repeat in range(plan.repeats):
-            order = points[:]
+            order = every[:]
             rng.shuffle(order)
-            for scheduler, workers in order:
-                bar.set_postfix_str(f"{scheduler} x{workers}")
-                result = measure(plan, scheduler, workers)
+            for point in order:
+                bar.set_postfix_str(point.label())
+                result = measure(plan, point)
                 run_id = len(runs)
                 runs.append(
                     {
                         "run": run_id,
                         "repeat": repeat,
-                        "scheduler": scheduler,
-                        "workers": workers,
+                        "scheduler": point.scheduler,
+                        "executor": point.executor,
+                        "workers": point.workers,
                         "throughput": result["throughput"],
                         "elapsed_s": result["elapsed_s"],
                         "items": result["items"],
@@ -102,11 +139,14 @@ def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
                     }
                 )
                 frame = boc.RunReport(
-                    scheduler=scheduler,
-                    workers=workers,
+                    scheduler=point.scheduler,
+                    workers=point.workers,
+                    executor=point.executor,
                     options=result.get("options", {}),
                     stats=result["stats"],
                 ).to_frame()
+                if plan.workload.axis is not None:
+                    frame.insert(3, plan.workload.axis.name, point.axis_value)
                 frame.insert(0, "repeat", repeat)
                 frame.insert(0, "run", run_id)
                 worker_frames.append(frame)

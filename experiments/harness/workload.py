@@ -7,6 +7,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import boc
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The point of the sweep one measurement runs at."""
+
+    scheduler: str
+    executor: str
+    workers: int
+
+    def start(self) -> None:
+        """Start the runtime in this configuration."""
+        boc.start(self.scheduler, workers=self.workers, executor=self.executor)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A workload option swept beside schedulers, executors and workers.
+
+    Attributes:
+        name: the option's name in ``params`` (``--<name>`` on the command line,
+            with dashes, takes a comma-separated list).
+        default: the values swept when none are given.
+        help: what the option is.
+        quick: the values of a ``--quick`` sweep.
+    """
+
+    name: str
+    default: list[int]
+    help: str
+    quick: list[int]
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -18,14 +51,16 @@ class Workload:
         add_arguments: adds the workload's own options to a parser.
         check: raises ValueError for bad workload options (after parsing).
         quick: workload options for ``--quick`` (overriding the defaults).
-        measure: runs one measurement in this process and returns a dict with
-            at least ``throughput``, ``elapsed_s``, ``items``, ``expected``,
-            ``report`` (a :class:`boc.RunReport`) or ``stats`` (list of dicts).
+        measure: runs one measurement in this process at a :class:`RunConfig`
+            and returns a dict with at least ``throughput``, ``elapsed_s``,
+            ``items``, ``expected``, ``report`` (a :class:`boc.RunReport`) or
+            ``stats`` (list of dicts).
         params: the workload options of a parsed namespace, as a dict.
         warmup: the options of the short run made before each measurement.
         baselines: other runtimes that can run the same shape: name -> a
             script that takes the measurement spec (JSON) as its argument
             and prints the same result line.
+        axis: a workload option swept as one more dimension, if any.
     """
 
     name: str
@@ -33,7 +68,8 @@ class Workload:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     check: Callable[[argparse.Namespace], None]
     quick: dict[str, Any]
-    measure: Callable[[str, int, dict[str, Any]], dict[str, Any]]
+    measure: Callable[[RunConfig, dict[str, Any]], dict[str, Any]]
     params: Callable[[argparse.Namespace], dict[str, Any]]
     warmup: Callable[[dict[str, Any]], dict[str, Any]]
     baselines: dict[str, Path] = field(default_factory=dict)
+    axis: Axis | None = None

@@ -1,0 +1,188 @@
+#include "interpreters.h"
+
+#include "py_cown.h"
+#include "subinterpreters/pool.h"
+#include "subinterpreters/worker_module.h"
+
+namespace boc::python {
+
+InterpreterLocal& main_local() {
+  // Never destroyed: workers may outlive statics.
+  static InterpreterLocal* local = new InterpreterLocal(PyInterpreterState_Main(), -1);
+  return *local;
+}
+
+InterpreterLocal& current_local() {
+  PyInterpreterState* interpreter = PyInterpreterState_Get();
+  thread_local PyInterpreterState* last = nullptr;
+  thread_local InterpreterLocal* last_local = nullptr;
+  if (interpreter == last) return *last_local;
+  InterpreterLocal* found = interpreter == PyInterpreterState_Main() ? &main_local()
+                                                                       : InterpreterPool::instance().find(interpreter);
+  if (found == nullptr) Py_FatalError("boc: running in an interpreter it did not make");
+  last = interpreter;
+  last_local = found;
+  return *found;
+}
+
+bool holds_lock_of(const InterpreterLocal& local) noexcept {
+  PyThreadState* ts = thread_state_or_null();
+  return ts != nullptr && PyThreadState_GetInterpreter(ts) == local.interpreter();
+}
+
+void InterpreterLocal::discard(PyObject* o) noexcept {
+  if (holds_lock_of(*this)) {
+    Py_DECREF(o);
+    return;
+  }
+  bool first;
+  {
+    std::lock_guard<std::mutex> guard(garbage_mutex_);
+    first = garbage_.empty();
+    garbage_.push_back(o);
+  }
+  // Release: pairs with the acquire in collect(), so a collector that sees
+  // the flag also sees the object in the list.
+  has_garbage_.store(true, std::memory_order_release);
+  // The main interpreter has no worker of its own to collect after each
+  // behaviour: its main thread does, at its next chance to run Python.
+  if (first && is_main()) {
+    Py_AddPendingCall(
+        [](void*) -> int {
+          main_local().collect();
+          return 0;
+        },
+        nullptr);
+  }
+}
+
+void InterpreterLocal::collect() noexcept {
+  if (!has_garbage_.load(std::memory_order_acquire)) return;
+  std::vector<PyObject*> taken;
+  {
+    std::lock_guard<std::mutex> guard(garbage_mutex_);
+    taken.swap(garbage_);
+    has_garbage_.store(false, std::memory_order_relaxed);
+  }
+  // Outside the lock: a finaliser may discard more.
+  for (PyObject* o : taken) Py_DECREF(o);
+}
+
+void InterpreterLocal::worker_entered() noexcept {
+  // Release/acquire: whoever reads the id may interrupt that thread state,
+  // which exists by then.
+  worker_thread_.store(PyThread_get_thread_ident(), std::memory_order_release);
+}
+
+void InterpreterLocal::worker_left() noexcept { worker_thread_.store(0, std::memory_order_release); }
+
+void InterpreterLocal::add_resident(ValueSlot* s) {
+  std::lock_guard<std::mutex> guard(residents_mutex_);
+  residents_.insert(s);
+}
+
+void InterpreterLocal::remove_resident(ValueSlot* s) noexcept {
+  std::lock_guard<std::mutex> guard(residents_mutex_);
+  residents_.erase(s);
+}
+
+void InterpreterLocal::lose_residents(const char* why) noexcept {
+  std::unordered_set<ValueSlot*> lost;
+  {
+    std::lock_guard<std::mutex> guard(residents_mutex_);
+    lost.swap(residents_);
+  }
+  for (ValueSlot* s : lost) s->lose_with(*this, why);
+}
+
+void InterpreterLocal::bring_residents_home() {
+  std::unordered_set<ValueSlot*> moving;
+  {
+    std::lock_guard<std::mutex> guard(residents_mutex_);
+    moving.swap(residents_);
+  }
+  for (ValueSlot* s : moving) {
+    if (PyObject* moved = s->get(main_local())) {
+      Py_DECREF(moved);
+    } else if (s->object_in(*this) != nullptr) {
+      PyErr_Clear();  // it does not pickle: it goes with this interpreter
+      add_resident(s);
+    } else {
+      PyErr_Clear();  // in transit: it waits there for its next use
+    }
+  }
+}
+
+PyObject* InterpreterLocal::transport(const char* name) {
+  if (transport_ == nullptr) {
+    transport_ = PyImport_ImportModule("boc._transport");
+    if (transport_ == nullptr) return nullptr;
+  }
+  // The module keeps its functions: a borrowed reference suffices.
+  PyObject* fn = PyObject_GetAttrString(transport_, name);
+  if (fn != nullptr) Py_DECREF(fn);
+  return fn;
+}
+
+PyObject* InterpreterLocal::wrap(const SharedCownRef& c) {
+  return is_main() ? wrap_main_cown(c) : wrap_worker_cown(*this, c);
+}
+
+const SharedCownRef* InterpreterLocal::unwrap(PyObject* o) const {
+  return is_main() ? main_cown_of(o) : worker_cown_of(cown_type, o);
+}
+
+bool InterpreterLocal::is_exact_cown(PyObject* o) noexcept {
+  PyTypeObject* type = Py_TYPE(o);
+  if (type == main_cown_type()) return main_cown_of(o) != nullptr;
+  return InterpreterPool::instance().is_cown_type(type) && worker_cown_of(type, o) != nullptr;
+}
+
+const SharedCownRef* InterpreterLocal::cown_of_exact(PyObject* o) noexcept {
+  PyTypeObject* type = Py_TYPE(o);
+  return type == main_cown_type() ? main_cown_of(o) : worker_cown_of(type, o);
+}
+
+void InterpreterLocal::clear_caches() noexcept {
+  for (auto& [code, made_here] : made) Py_DECREF(code);
+  made.clear();
+  for (auto& [recipe, l] : loaded) {
+    Py_XDECREF(l.code);
+    Py_XDECREF(l.globals);
+    Py_XDECREF(l.plain);
+  }
+  loaded.clear();
+  Py_CLEAR(transport_);
+}
+
+Visit::Visit(InterpreterLocal& there) : own_(PyEval_SaveThread()), visiting_(PyThreadState_New(there.interpreter())) {
+  PyEval_RestoreThread(visiting_);
+}
+
+Visit::~Visit() {
+  PyThreadState_Clear(visiting_);
+  PyThreadState_DeleteCurrent();  // also lets go of `there`'s lock
+  PyEval_RestoreThread(own_);
+}
+
+std::string take_error_text() {
+  PyObject *type, *value, *traceback;
+  PyErr_Fetch(&type, &value, &traceback);
+  PyErr_NormalizeException(&type, &value, &traceback);
+  std::string text;
+  PyObject* str = value != nullptr ? PyObject_Str(value) : nullptr;
+  const char* message = str != nullptr ? PyUnicode_AsUTF8(str) : nullptr;
+  if (message == nullptr) {
+    PyErr_Clear();
+    message = "(no message)";
+  }
+  if (type != PyExc_TypeError) text = std::string(reinterpret_cast<PyTypeObject*>(type)->tp_name) + ": ";
+  text += message;
+  Py_XDECREF(str);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(traceback);
+  return text;
+}
+
+}  // namespace boc::python

@@ -1,0 +1,151 @@
+// What boc keeps per Python interpreter: the main one, and under
+// executor="subinterpreters" one per worker (subinterpreters/pool.h).
+#pragma once
+
+#include <Python.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "shared_cown.h"
+
+namespace boc::python {
+
+class Recipe;
+
+class InterpreterLocal {
+ public:
+  // `index`: -1 for the main interpreter, else the worker's.
+  InterpreterLocal(PyInterpreterState* interpreter, int index) noexcept : interpreter_(interpreter), index_(index) {}
+  InterpreterLocal(const InterpreterLocal&) = delete;
+  InterpreterLocal& operator=(const InterpreterLocal&) = delete;
+
+  PyInterpreterState* interpreter() const noexcept { return interpreter_; }
+  int index() const noexcept { return index_; }
+  bool is_main() const noexcept { return index_ < 0; }
+
+  // From any thread, with or without a lock: `o`, an object of this
+  // interpreter, is no longer needed. Dropped at once if the caller holds
+  // this interpreter's lock, else at the next collect().
+  void discard(PyObject* o) noexcept;
+  // Drops what discard() kept. This interpreter's lock held.
+  void collect() noexcept;
+
+  // Values that live here now, for lose_all(). Any thread; a pool
+  // interpreter only (the main one outlives every value that matters).
+  void add_resident(ValueSlot* s);
+  void remove_resident(ValueSlot* s) noexcept;
+  // This interpreter is going away (its lock held): its values go with it.
+  void lose_residents(const char* why) noexcept;
+  // Moves every value that lives here into the main interpreter, but those
+  // that will not move. Main interpreter's lock held, no run in progress.
+  void bring_residents_home();
+
+  // A pool interpreter's worker has a thread state in it (entered) or no
+  // longer (left); at most one worker at a time does. Called by that worker.
+  void worker_entered() noexcept;
+  void worker_left() noexcept;
+  // The thread id of the worker in this interpreter now, else 0. Any thread.
+  unsigned long worker_thread() const noexcept { return worker_thread_.load(std::memory_order_acquire); }
+
+  // A forked child cannot enter its parent's sub-interpreters: values that
+  // lived there are lost.
+  void forsake() noexcept { forsaken_.store(true, std::memory_order_relaxed); }
+  bool forsaken() const noexcept { return forsaken_.load(std::memory_order_relaxed); }
+
+  // boc._transport.<name>, imported here on first use: a borrowed
+  // reference, or null with an error set. Lock held.
+  PyObject* transport(const char* name);
+
+  // Makes this interpreter's Python object for `c` (a new reference), and
+  // finds the cown of one (null if `o` is not an initialised cown of this
+  // interpreter). Lock held.
+  PyObject* wrap(const SharedCownRef& c);
+  const SharedCownRef* unwrap(PyObject* o) const;
+  // True if `o`, an object of any interpreter, is a cown of exactly boc's
+  // own type there; no lock needed (reads only its type).
+  static bool is_exact_cown(PyObject* o) noexcept;
+  // The cown of `o`, for which is_exact_cown() is true.
+  static const SharedCownRef* cown_of_exact(PyObject* o) noexcept;
+
+  // Functions that left this interpreter (code -> recipe) and that arrived
+  // in it (recipe -> code and globals). Lock held.
+  struct Made {
+    PyObject* globals;  // borrowed: compared only, kept alive by the code's functions
+    std::shared_ptr<const Recipe> recipe;
+  };
+  struct Loaded {
+    std::shared_ptr<const Recipe> recipe;  // keeps the key alive
+    PyObject* code;
+    PyObject* globals;
+    PyObject* plain;  // the function with nothing captured, made on first use
+  };
+  std::unordered_map<PyObject*, Made> made;  // code objects kept by a reference
+  std::unordered_map<const Recipe*, Loaded> loaded;
+  // A pool interpreter's object for each cown that has one there
+  // (borrowed; removed when the object goes), as SharedCown::main_object.
+  std::unordered_map<const SharedCown*, PyObject*> cown_objects;
+  // Drops the caches, for an interpreter that is going away. Lock held.
+  void clear_caches() noexcept;
+
+  // Set by the pool for its interpreters: boc's cown type there, and
+  // boc._core as bodies there see it (worker_module.h).
+  PyTypeObject* cown_type = nullptr;
+  PyObject* module = nullptr;
+
+ private:
+  PyInterpreterState* const interpreter_;
+  const int index_;
+  std::atomic<bool> forsaken_{false};
+  std::atomic<unsigned long> worker_thread_{0};
+  std::mutex garbage_mutex_;
+  std::vector<PyObject*> garbage_;
+  std::atomic<bool> has_garbage_{false};
+  std::mutex residents_mutex_;
+  std::unordered_set<ValueSlot*> residents_;
+  PyObject* transport_ = nullptr;
+};
+
+// The main interpreter's.
+InterpreterLocal& main_local();
+
+// The calling thread's interpreter's (it holds that interpreter's lock):
+// the main one's or a pool interpreter's.
+InterpreterLocal& current_local();
+
+// The calling thread's thread state, or null; never fails.
+inline PyThreadState* thread_state_or_null() noexcept {
+#if PY_VERSION_HEX >= 0x030D0000
+  return PyThreadState_GetUnchecked();
+#else
+  return _PyThreadState_UncheckedGet();
+#endif
+}
+
+// True if the calling thread holds `local`'s lock now.
+bool holds_lock_of(const InterpreterLocal& local) noexcept;
+
+// For the lifetime of a Visit, the calling thread has left its interpreter
+// (if it was in one) and holds `there`'s lock, with a thread state made for
+// the visit. A thread never holds two interpreters' locks at once, so
+// visits cannot deadlock.
+class Visit {
+ public:
+  explicit Visit(InterpreterLocal& there);
+  ~Visit();
+  Visit(const Visit&) = delete;
+  Visit& operator=(const Visit&) = delete;
+
+ private:
+  PyThreadState* own_;
+  PyThreadState* visiting_;
+};
+
+// "TypeName: message" of the error set in this thread, which is cleared.
+std::string take_error_text();
+
+}  // namespace boc::python
