@@ -85,6 +85,29 @@ def recipe(fn: types.FunctionType) -> tuple[str | None, bytes | None, bytes | No
     return module, code, value
 
 
+# In a worker, per module that travels by value (``__main__``, say): the
+# namespace that stands for it there, shared by every function of that module
+# that arrives, as a module's globals are.
+_namespaces: dict[str, dict[str, Any]] = {}
+
+
+def _namespace(arrived: dict[str, Any]) -> dict[str, Any]:
+    """The namespace for the module ``arrived`` (a function's globals, just
+    unpickled) stands for, with what it brings that the namespace lacks.
+
+    One namespace per module keeps the functions that bodies define and
+    schedule in a worker on the same globals, so that they travel on as the
+    same recipe; a fresh dict per arrival would make every hop a new one.
+    Values already there stay (functions and classes keep their identity).
+    """
+    name = arrived.get("__name__", "__main__")
+    namespace = _namespaces.setdefault(name, arrived)
+    if namespace is not arrived:
+        for key, value in arrived.items():
+            namespace.setdefault(key, value)
+    return namespace
+
+
 def load(module: str | None, code: bytes, value: bytes | None) -> tuple[types.CodeType, dict[str, Any]]:
     """In a worker: the code and globals of a function from :func:`recipe`."""
     failure: BaseException | None = None
@@ -94,7 +117,7 @@ def load(module: str | None, code: bytes, value: bytes | None) -> tuple[types.Co
         except ImportError as e:
             failure = e
     if value is not None:
-        return marshal.loads(code), pickle.loads(value).__globals__
+        return marshal.loads(code), _namespace(pickle.loads(value).__globals__)
     assert failure is not None
     raise failure
 

@@ -1,11 +1,11 @@
 """Fan-out / fan-in: producers that each step schedule many short children.
 
-P producers, each a behaviour on its own state cown. Each step draws a
-16x16 matrix of uniform random floats (a tuple of tuples), allocates K
-fresh consumer cowns holding it, and schedules one child per consumer that
-replaces its matrix by its product with itself, in pure Python
-(--child-iters times; 0 makes the children tiny: they read and write back
-their value). The producer then reschedules itself until it has run S
+P producers, each a behaviour on its own state cown, which holds the
+producer's 16x16 matrix of uniform random floats (a tuple of tuples, drawn
+once per producer). Each step allocates K fresh consumer cowns holding that
+matrix, and schedules one child per consumer that replaces its matrix by
+its product with itself, in pure Python (--child-iters times; 0 makes the
+children tiny: they read and write back their value). The producer then reschedules itself until it has run S
 steps. Throughput is children completed per second, from the first
 producer dispatch to quiescence. The bodies are pure Python, so they run
 under every executor.
@@ -77,9 +77,9 @@ def resolve(p: dict[str, Any], workers: int) -> dict[str, Any]:
     }
 
 
-def draw(seed: int, step: int) -> Matrix:
-    """The matrix a producer draws at a step (a function of both)."""
-    rng = random.Random(seed * 1_000_003 + step)
+def draw(seed: int) -> Matrix:
+    """A producer's matrix."""
+    rng = random.Random(seed)
     return tuple(tuple(rng.random() for _ in range(MATRIX)) for _ in range(MATRIX))
 
 
@@ -92,8 +92,7 @@ def square(m: Matrix) -> Matrix:
 def _schedule_step(state: boc.Cown, children: int, steps: int, child_iters: int) -> None:
     @boc.when(state)
     def step(state: boc.Cown) -> None:
-        seed, done = state.value  # a producer's state: its seed and the steps it has run
-        matrix = draw(seed, done)  # one per step, shared by its children (it is immutable)
+        matrix, done = state.value  # a producer's state: its matrix and the steps it has run
         for _ in range(children):
             consumer = boc.Cown(matrix)
 
@@ -104,7 +103,7 @@ def _schedule_step(state: boc.Cown, children: int, steps: int, child_iters: int)
                     m = square(m)
                 c.value = m
 
-        state.value = (seed, done + 1)
+        state.value = (matrix, done + 1)
         if done + 1 < steps:
             _schedule_step(state, children, steps, child_iters)
 
@@ -113,7 +112,7 @@ def measure(config: RunConfig, raw: dict[str, Any]) -> dict[str, Any]:
     p = resolve(raw, config.workers)
     n_producers, children, steps = p["producers"], p["children"], p["steps"]
     config.start()
-    states = [boc.Cown((seed, 0) if p["body"] == "python" else None) for seed in range(n_producers)]
+    states = [boc.Cown((draw(seed), 0) if p["body"] == "python" else None) for seed in range(n_producers)]
     t0 = time.perf_counter()
     for state in states:
         if p["body"] == "python":

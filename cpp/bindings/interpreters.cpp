@@ -1,16 +1,14 @@
 #include "interpreters.h"
 
+#include <chrono>
+
 #include "py_cown.h"
 #include "subinterpreters/pool.h"
 #include "subinterpreters/worker_module.h"
 
 namespace boc::python {
 
-InterpreterLocal& main_local() {
-  // Never destroyed: workers may outlive statics.
-  static InterpreterLocal* local = new InterpreterLocal(PyInterpreterState_Main(), -1);
-  return *local;
-}
+InterpreterLocal* detail::make_main_local() { return new InterpreterLocal(PyInterpreterState_Main(), -1); }
 
 InterpreterLocal& current_local() {
   PyInterpreterState* interpreter = PyInterpreterState_Get();
@@ -23,11 +21,6 @@ InterpreterLocal& current_local() {
   last = interpreter;
   last_local = found;
   return *found;
-}
-
-bool holds_lock_of(const InterpreterLocal& local) noexcept {
-  PyThreadState* ts = thread_state_or_null();
-  return ts != nullptr && PyThreadState_GetInterpreter(ts) == local.interpreter();
 }
 
 void InterpreterLocal::discard(PyObject* o) noexcept {
@@ -156,7 +149,27 @@ void InterpreterLocal::clear_caches() noexcept {
 }
 
 Visit::Visit(InterpreterLocal& there) : own_(PyEval_SaveThread()), visiting_(PyThreadState_New(there.interpreter())) {
+  // Counted while waiting, for let_visitors_in(). Release/acquire: the
+  // holder that sees the count also sees this thread waiting.
+  there.visitors_.fetch_add(1, std::memory_order_release);
   PyEval_RestoreThread(visiting_);
+  if (there.visitors_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    { std::lock_guard<std::mutex> guard(there.visitors_mutex_); }  // no lost wake-up
+    there.visitors_in_.notify_all();
+  }
+}
+
+void InterpreterLocal::let_visitors_in() {
+  if (visitors_.load(std::memory_order_acquire) == 0) return;
+  PyThreadState* mine = PyEval_SaveThread();
+  {
+    // Those waiting now take the lock in turn; a short wait in any case, as
+    // more may keep arriving.
+    std::unique_lock<std::mutex> lock(visitors_mutex_);
+    visitors_in_.wait_for(lock, std::chrono::milliseconds(1),
+                          [this] { return visitors_.load(std::memory_order_acquire) == 0; });
+  }
+  PyEval_RestoreThread(mine);
 }
 
 Visit::~Visit() {

@@ -5,6 +5,7 @@
 #include <Python.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -51,6 +52,14 @@ class InterpreterLocal {
   void worker_left() noexcept;
   // The thread id of the worker in this interpreter now, else 0. Any thread.
   unsigned long worker_thread() const noexcept { return worker_thread_.load(std::memory_order_acquire); }
+
+  // Threads that wait for this interpreter's lock to move a value out of it
+  // (Visit). The main thread may hold the main interpreter's lock for long
+  // stretches while it schedules behaviours; between when() calls it lets
+  // the waiting visitors in (main thread, its lock held), which CPython
+  // alone would do only a switch interval (5 ms) after each began to wait.
+  void let_visitors_in();
+  friend class Visit;
 
   // A forked child cannot enter its parent's sub-interpreters: values that
   // lived there are lost.
@@ -102,6 +111,9 @@ class InterpreterLocal {
   const int index_;
   std::atomic<bool> forsaken_{false};
   std::atomic<unsigned long> worker_thread_{0};
+  std::atomic<int> visitors_{0};  // waiting for this interpreter's lock
+  std::mutex visitors_mutex_;
+  std::condition_variable visitors_in_;
   std::mutex garbage_mutex_;
   std::vector<PyObject*> garbage_;
   std::atomic<bool> has_garbage_{false};
@@ -110,8 +122,14 @@ class InterpreterLocal {
   PyObject* transport_ = nullptr;
 };
 
+namespace detail {
+InterpreterLocal* make_main_local();
+// Made at import, never destroyed: workers may outlive statics.
+inline InterpreterLocal* const main_local = make_main_local();
+}  // namespace detail
+
 // The main interpreter's.
-InterpreterLocal& main_local();
+inline InterpreterLocal& main_local() noexcept { return *detail::main_local; }
 
 // The calling thread's interpreter's (it holds that interpreter's lock):
 // the main one's or a pool interpreter's.
@@ -126,8 +144,12 @@ inline PyThreadState* thread_state_or_null() noexcept {
 #endif
 }
 
-// True if the calling thread holds `local`'s lock now.
-bool holds_lock_of(const InterpreterLocal& local) noexcept;
+// True if the calling thread holds `local`'s lock now (a thread state is
+// current only while its thread holds its interpreter's lock).
+inline bool holds_lock_of(const InterpreterLocal& local) noexcept {
+  PyThreadState* ts = thread_state_or_null();
+  return ts != nullptr && ts->interp == local.interpreter();
+}
 
 // For the lifetime of a Visit, the calling thread has left its interpreter
 // (if it was in one) and holds `there`'s lock, with a thread state made for
@@ -147,5 +169,28 @@ class Visit {
 
 // "TypeName: message" of the error set in this thread, which is cleared.
 std::string take_error_text();
+
+// ValueSlot's fast paths, which need InterpreterLocal.
+inline PyObject* ValueSlot::get(InterpreterLocal& here) {
+  if ((state_ == State::live && home_ == &here) || state_ == State::anywhere) {
+    if (!here.is_main()) {
+      if (MoveCounters* m = charge()) m->values_found_local.add();
+    }
+    return Py_NewRef(object_);
+  }
+  return move_here(here);
+}
+
+inline void ValueSlot::set(PyObject* value, InterpreterLocal& here) noexcept {
+  if (state_ == State::live && home_ == &here && !shared_everywhere(value)) {
+    // The common case: a body assigns a value it found here. The old
+    // value goes last, as its finaliser may run code that reads this slot.
+    PyObject* old = std::exchange(object_, value);
+    Py_DECREF(old);
+    return;
+  }
+  if (state_ != State::anywhere) drop();  // None, True, False: nothing to let go
+  place(value, here);
+}
 
 }  // namespace boc::python

@@ -115,7 +115,7 @@ void init(nb::handle self, nb::object value) {
 PyObject* owned_value(PyObject* self) {
   if (!nb::inst_ready(self)) return nullptr;
   const SharedCownRef& s = nb::inst_ptr<PyCown>(self)->state;
-  return s.use_count() == 1 ? s->value().object_in(main_local()) : nullptr;
+  return s->references() == 1 ? s->value().object_in(main_local()) : nullptr;
 }
 
 int cown_traverse(PyObject* self, visitproc visit, void* arg) {

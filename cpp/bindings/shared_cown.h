@@ -34,11 +34,18 @@ struct MoveCounters {
   Counter values_found_local;  // values already in this worker's interpreter
 };
 
+namespace detail {
 // Where the counters of the calling thread's behaviour go; null outside a
 // sub-interpreter behaviour (moves into the main interpreter are not counted).
-MoveCounters*& current_move_counters();
-// Starts counting for a new behaviour on the calling thread.
+inline constinit thread_local MoveCounters* move_counters = nullptr;
+// A number for the behaviour the calling thread runs, unique in the process
+// (see begin_counted_behaviour).
+inline constinit thread_local std::uint64_t behaviour_number = 0;
+}  // namespace detail
+
+// Starts counting for a new behaviour on the calling thread; the end stops.
 void begin_counted_behaviour(MoveCounters* counters) noexcept;
+inline void end_counted_behaviour() noexcept { detail::move_counters = nullptr; }
 
 class ValueSlot {
  public:
@@ -51,9 +58,10 @@ class ValueSlot {
   // The value as an object of `here` (whose lock the caller holds), moved
   // there first if it lives elsewhere: a new reference, or null with a
   // Python error set (a value that cannot move, or was lost).
-  PyObject* get(InterpreterLocal& here);
-  // Replaces the value with `value` (a new reference) living in `here`.
-  void set(PyObject* value, InterpreterLocal& here) noexcept;
+  PyObject* get(InterpreterLocal& here);  // inline: interpreters.h
+  // Replaces the value with `value` (a new reference) living in `here`,
+  // whose lock the caller holds.
+  void set(PyObject* value, InterpreterLocal& here) noexcept;  // inline: interpreters.h
 
   // The object if it lives in `here` now (borrowed), else null: for the
   // collector's traversal, which must not move anything.
@@ -72,13 +80,21 @@ class ValueSlot {
     transit,   // portable_ holds it, in no interpreter
     lost,      // lost_ says why
   };
+  // None, True and False are immortal objects shared by every interpreter.
+  static bool shared_everywhere(PyObject* o) noexcept { return o == Py_None || o == Py_True || o == Py_False; }
   void place(PyObject* value, InterpreterLocal& here) noexcept;
   void drop() noexcept;  // lets go of what the slot holds, wherever it lives
+  PyObject* move_here(InterpreterLocal& here);  // get() of a value that lives elsewhere
   bool move_from_home();
 
   // The counters to charge for a use now, or null if there are none or this
   // behaviour was charged for this value already.
-  MoveCounters* charge() noexcept;
+  MoveCounters* charge() noexcept {
+    MoveCounters* m = detail::move_counters;
+    if (m == nullptr || charged_behaviour_ == detail::behaviour_number) return nullptr;
+    charged_behaviour_ = detail::behaviour_number;
+    return m;
+  }
 
   State state_ = State::anywhere;
   std::uint64_t charged_behaviour_ = 0;  // see charge()
@@ -89,16 +105,19 @@ class ValueSlot {
 };
 
 class SharedCown;
-using SharedCownRef = std::shared_ptr<SharedCown>;
+using SharedCownRef = Ref<SharedCown>;
 
-class SharedCown {
+// A core cown with the value it guards: one allocation (from the core's
+// recycler) and one reference count for the cown, its value, the Python
+// objects that stand for it and the behaviours that wait for it.
+class SharedCown final : public Cown {
  public:
   // Takes `value` (a new reference) living in `here`.
-  SharedCown(PyObject* value, InterpreterLocal& here) : core_(CownRef::make()), value_(value, here) {}
-  static SharedCownRef make(PyObject* value, InterpreterLocal& here) { return std::make_shared<SharedCown>(value, here); }
+  SharedCown(PyObject* value, InterpreterLocal& here) noexcept : value_(value, here) {}
+  static SharedCownRef make(PyObject* value, InterpreterLocal& here) { return SharedCownRef::make(value, here); }
 
-  Cown* core() const noexcept { return core_.get(); }
-  std::uint64_t id() const noexcept { return core_->id(); }
+  Cown* core() const noexcept { return const_cast<SharedCown*>(this); }
+  std::uint64_t id() const noexcept { return Cown::id(); }
   ValueSlot& value() noexcept { return value_; }
   const ValueSlot& value() const noexcept { return value_; }
 
@@ -113,7 +132,6 @@ class SharedCown {
   PyObject* main_object = nullptr;
 
  private:
-  CownRef core_;
   ValueSlot value_;
   bool raised_ = false;
 };

@@ -1,4 +1,5 @@
 #include <atomic>
+#include <utility>
 
 #include "interpreters.h"
 #include "portable.h"
@@ -6,41 +7,20 @@
 
 namespace boc::python {
 
-MoveCounters*& current_move_counters() {
-  thread_local MoveCounters* counters = nullptr;
-  return counters;
-}
-
 namespace {
-// A number for the behaviour the calling thread runs, unique in the process:
-// threads number their behaviours in blocks of their own, so that counting
+// Threads number their behaviours in blocks of their own, so that counting
 // takes no shared atomic per behaviour.
 std::atomic<std::uint64_t> next_block{1};
-thread_local std::uint64_t behaviour_number = 0;
-
-std::uint64_t& current_behaviour_number() { return behaviour_number; }
 }  // namespace
 
 void begin_counted_behaviour(MoveCounters* counters) noexcept {
   constexpr std::uint64_t block = std::uint64_t{1} << 32;
-  std::uint64_t& n = current_behaviour_number();
+  std::uint64_t& n = detail::behaviour_number;
   // Relaxed: only uniqueness matters.
   if (n % block == 0) n = next_block.fetch_add(1, std::memory_order_relaxed) * block;
   ++n;
-  current_move_counters() = counters;
+  detail::move_counters = counters;
 }
-
-MoveCounters* ValueSlot::charge() noexcept {
-  MoveCounters* m = current_move_counters();
-  if (m == nullptr || charged_behaviour_ == current_behaviour_number()) return nullptr;
-  charged_behaviour_ = current_behaviour_number();
-  return m;
-}
-
-namespace {
-// None, True and False are immortal objects shared by every interpreter.
-bool shared_everywhere(PyObject* o) noexcept { return o == Py_None || o == Py_True || o == Py_False; }
-}  // namespace
 
 ValueSlot::ValueSlot(PyObject* value, InterpreterLocal& here) noexcept { place(value, here); }
 
@@ -60,8 +40,12 @@ void ValueSlot::place(PyObject* value, InterpreterLocal& here) noexcept {
 void ValueSlot::drop() noexcept {
   switch (state_) {
     case State::live:
-      if (!home_->is_main()) home_->remove_resident(this);
-      if (!home_->forsaken()) home_->discard(object_);
+      if (home_->is_main()) {
+        home_->discard(object_);  // the main interpreter outlives every value that matters
+      } else {
+        home_->remove_resident(this);
+        if (!home_->forsaken()) home_->discard(object_);
+      }
       break;
     case State::anywhere:
       break;  // immortal
@@ -76,11 +60,6 @@ void ValueSlot::drop() noexcept {
   lost_ = "the value was dropped";
 }
 
-void ValueSlot::set(PyObject* value, InterpreterLocal& here) noexcept {
-  drop();
-  place(value, here);
-}
-
 void ValueSlot::lose_with(InterpreterLocal& home, const char* why) noexcept {
   if (state_ != State::live || home_ != &home) return;
   Py_DECREF(object_);  // the caller holds home's lock
@@ -89,14 +68,10 @@ void ValueSlot::lose_with(InterpreterLocal& home, const char* why) noexcept {
   lost_ = why;
 }
 
-PyObject* ValueSlot::get(InterpreterLocal& here) {
-  if ((state_ == State::live && home_ == &here) || state_ == State::anywhere) {
-    if (MoveCounters* m = charge()) m->values_found_local.add();
-    return Py_NewRef(object_);
-  }
+PyObject* ValueSlot::move_here(InterpreterLocal& here) {
   switch (state_) {
     case State::anywhere:
-      break;  // above
+      return Py_NewRef(object_);  // get() takes it first
     case State::lost:
       PyErr_Format(PyExc_RuntimeError, "this cown's value is gone: %s", lost_);
       return nullptr;

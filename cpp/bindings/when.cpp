@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "arity.h"
 #include "errors.h"
 #include "interpreters.h"
 #include "py_cown.h"
@@ -24,9 +25,10 @@ class When {
 
   // Schedules fn(*args) and returns the cown that receives its result.
   nb::object operator()(nb::handle fn) const {
-    check_arity(fn);
+    if (!check_arity(fn.ptr(), static_cast<Py_ssize_t>(nb::len(call_args_)))) throw nb::python_error();
     std::shared_ptr<Run> run = run_for_scheduling();
     while (run->executor() == Executor::subinterpreters) {
+      main_local().let_visitors_in();
       PyObject* result = nullptr;
       std::unique_ptr<Behaviour> b(
           make_subinterpreter_behaviour(*run, main_local(), call_args_.ptr(), fn.ptr(), &result));
@@ -98,33 +100,6 @@ class When {
     if (nb::inst_ready(c)) return;
     raise_type_error("when() argument " + std::to_string(i + 1) + (in_group ? " is a group holding " : " is ") +
                      uninitialised_cown_message(c));
-  }
-
-  // Accepts at once a plain function that takes one positional argument per
-  // argument of when(); anything else goes to boc.signature.check_arity,
-  // which knows every other kind of callable and words the errors.
-  void check_arity(nb::handle fn) const {
-    PyObject* func = fn.ptr();
-    int bound = 0;
-    if (PyMethod_Check(func)) {
-      func = PyMethod_GET_FUNCTION(func);
-      bound = 1;
-    }
-    if (PyFunction_Check(func)) {
-      auto* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(func));
-      const int not_plain = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE;
-      PyObject* defaults = PyFunction_GET_DEFAULTS(func);
-      PyObject* kwdefaults = PyFunction_GET_KW_DEFAULTS(func);
-      const Py_ssize_t count = static_cast<Py_ssize_t>(nb::len(call_args_));
-      const Py_ssize_t positional = code->co_argcount - bound;
-      const Py_ssize_t required = positional - (defaults ? PyTuple_GET_SIZE(defaults) : 0);
-      const Py_ssize_t kw_required = code->co_kwonlyargcount - (kwdefaults ? PyDict_GET_SIZE(kwdefaults) : 0);
-      if (!(code->co_flags & not_plain) && kw_required <= 0 && count >= required &&
-          (count <= positional || (code->co_flags & CO_VARARGS))) {
-        return;
-      }
-    }
-    nb::module_::import_("boc.signature").attr("check_arity")(fn, nb::len(call_args_));
   }
 
   nb::tuple call_args_;

@@ -16,8 +16,8 @@ from bocpy import Cown, quiesce, start, wait, when
 MATRIX = 16
 
 
-def draw(seed, step):
-    rng = random.Random(seed * 1_000_003 + step)
+def draw(seed):
+    rng = random.Random(seed)
     return tuple(tuple(rng.random() for _ in range(MATRIX)) for _ in range(MATRIX))
 
 
@@ -38,11 +38,10 @@ def schedule_child(consumer, child_iters):
 def schedule_step(state, children, steps, child_iters):
     @when(state)
     def _step(state, children=children, steps=steps, child_iters=child_iters):
-        seed, done = state.value
-        matrix = draw(seed, done)
+        matrix, done = state.value
         for _ in range(children):
             schedule_child(Cown(matrix), child_iters)
-        state.value = (seed, done + 1)
+        state.value = (matrix, done + 1)
         if done + 1 < steps:
             schedule_step(state, children, steps, child_iters)
 
@@ -52,7 +51,7 @@ def run(workers, producers, children, steps, child_iters):
     import time
 
     start(worker_count=workers)
-    states = [Cown((seed, 0)) for seed in range(producers)]
+    states = [Cown((draw(seed), 0)) for seed in range(producers)]
     t0 = time.perf_counter()
     for state in states:
         schedule_step(state, children, steps, child_iters)

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "../interpreter_exit.h"
+#include "../interpreters.h"
 #include "../py_cown.h"
 #include "../raised.h"
 #include "../run.h"
@@ -170,7 +171,7 @@ void SubinterpreterBehaviour::run() {
   Py_XDECREF(args);
   current_python_behaviour() = nullptr;
   current_sub_run() = nullptr;
-  current_move_counters() = nullptr;
+  end_counted_behaviour();
 }
 
 SubinterpreterBehaviour* make_subinterpreter_behaviour(Run& run, InterpreterLocal& here, PyObject* call_args,

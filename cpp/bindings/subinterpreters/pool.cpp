@@ -81,6 +81,22 @@ std::vector<std::string> main_path() {
   return out;
 }
 
+// A worker holds its interpreter's lock while a body runs; a thread that
+// comes to move a value out of that interpreter (another worker, the main
+// thread) waits until the body ends, or until the holder is asked to let go,
+// a switch interval after the visitor began to wait. CPython's 5 ms would
+// idle the visitor for up to 5 ms per move; the worker is the only thread
+// of its own there, so a short interval costs it nothing otherwise.
+constexpr double switch_interval_s = 100e-6;
+
+bool set_switch_interval() {
+  PyObject* sys = PyImport_ImportModule("sys");
+  PyObject* done = sys != nullptr ? PyObject_CallMethod(sys, "setswitchinterval", "d", switch_interval_s) : nullptr;
+  Py_XDECREF(sys);
+  Py_XDECREF(done);
+  return done != nullptr;
+}
+
 // The module bodies there see, from what `described` says.
 bool install_module(InterpreterLocal& local, const std::string& described) {
   PyObject* data = PyBytes_FromStringAndSize(described.data(), static_cast<Py_ssize_t>(described.size()));
@@ -123,7 +139,8 @@ bool InterpreterPool::make(std::size_t k, const std::vector<std::string>& path, 
   entries_[k].store(local, std::memory_order_release);
   size_.store(k + 1, std::memory_order_release);
   // boc._transport imports threading here, with this thread state: see keeper.h.
-  if (!set_path(path) || !install_module(*local, described) || local->transport("dumps") == nullptr) {
+  if (!set_path(path) || !set_switch_interval() || !install_module(*local, described) ||
+      local->transport("dumps") == nullptr) {
     const std::string failure = take_error_text();
     local->clear_caches();
     Py_EndInterpreter(made);

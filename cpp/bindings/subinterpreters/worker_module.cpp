@@ -3,6 +3,7 @@
 #include <new>
 #include <string>
 
+#include "../arity.h"
 #include "../interpreters.h"
 #include "../portable.h"
 #include "behaviour.h"
@@ -216,12 +217,7 @@ PyObject* when_call(PyObject* self, PyObject* args, PyObject* kwargs) {
   }
   PyObject* call_args = reinterpret_cast<WhenObject*>(self)->args;
   PyObject* fn = PyTuple_GET_ITEM(args, 0);
-  PyObject* signature = PyImport_ImportModule("boc.signature");
-  if (signature == nullptr) return nullptr;
-  PyObject* checked = PyObject_CallMethod(signature, "check_arity", "On", fn, PyTuple_GET_SIZE(call_args));
-  Py_DECREF(signature);
-  if (checked == nullptr) return nullptr;
-  Py_DECREF(checked);
+  if (!check_arity(fn, PyTuple_GET_SIZE(call_args))) return nullptr;
   return schedule_in_subinterpreter(*run, current_local(), call_args, fn);
 }
 

@@ -12,6 +12,9 @@ namespace boc {
 
 struct Slot;
 
+// A cown of the core holds no data; a user of the core that keeps data with
+// each cown (the Python bindings keep its value) derives from it, and the
+// last release() deletes the derived object.
 class Cown {
  public:
   Cown() noexcept : id_(new_id()) {}
@@ -19,7 +22,8 @@ class Cown {
   Cown& operator=(const Cown&) = delete;
 
   // Cowns made fresh per behaviour (fan-out children) are, like behaviours,
-  // made on one worker and freed on another: see recycler.h.
+  // made on one worker and freed on another: see recycler.h. The destructor
+  // is virtual, so delete passes the size of the most derived type.
   static void* operator new(std::size_t bytes) { return recycler::allocate(bytes); }
   static void operator delete(void* p, std::size_t bytes) noexcept { recycler::deallocate(p, bytes); }
 
@@ -37,10 +41,16 @@ class Cown {
     // delete; acquire (on the last one) so the deleting thread sees them all.
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
+  // How many references there are now: a hint (others may change it at
+  // once), exact only while the caller's references are the only ones.
+  std::uint32_t references() const noexcept { return refs_.load(std::memory_order_relaxed); }
+
+ protected:
+  // Only release() deletes a cown.
+  virtual ~Cown() = default;
 
  private:
   friend class Runtime;
-  ~Cown() = default;
 
   // Tail of the queue of requests (one slot per behaviour) for this cown;
   // null when no behaviour holds or waits for it.
@@ -64,29 +74,37 @@ class Cown {
   static inline std::atomic<std::uint64_t> next_block_{1};
 };
 
-// An owning, intrusive reference to a cown.
-class CownRef {
+// An owning, intrusive reference to a cown, or to a cown of a derived type.
+template <typename T>
+class Ref {
  public:
-  CownRef() noexcept = default;
-  static CownRef make() { return CownRef(new Cown()); }
-  explicit CownRef(Cown* adopt) noexcept : cown_(adopt) {}
-  CownRef(const CownRef& o) noexcept : cown_(o.cown_) {
+  Ref() noexcept = default;
+  // A new T (its one reference is this one).
+  template <typename... Args>
+  static Ref make(Args&&... args) {
+    return Ref(new T(std::forward<Args>(args)...));
+  }
+  explicit Ref(T* adopt) noexcept : cown_(adopt) {}
+  Ref(const Ref& o) noexcept : cown_(o.cown_) {
     if (cown_) cown_->retain();
   }
-  CownRef(CownRef&& o) noexcept : cown_(std::exchange(o.cown_, nullptr)) {}
-  CownRef& operator=(CownRef o) noexcept {
+  Ref(Ref&& o) noexcept : cown_(std::exchange(o.cown_, nullptr)) {}
+  Ref& operator=(Ref o) noexcept {
     std::swap(cown_, o.cown_);
     return *this;
   }
-  ~CownRef() {
+  ~Ref() {
     if (cown_) cown_->release();
   }
-  Cown* get() const noexcept { return cown_; }
-  Cown* operator->() const noexcept { return cown_; }
+  T* get() const noexcept { return cown_; }
+  T* operator->() const noexcept { return cown_; }
+  T& operator*() const noexcept { return *cown_; }
   explicit operator bool() const noexcept { return cown_ != nullptr; }
 
  private:
-  Cown* cown_ = nullptr;
+  T* cown_ = nullptr;
 };
+
+using CownRef = Ref<Cown>;
 
 }  // namespace boc
