@@ -70,39 +70,23 @@ void InterpreterLocal::worker_entered() noexcept {
 void InterpreterLocal::worker_left() noexcept { worker_thread_.store(0, std::memory_order_release); }
 
 void InterpreterLocal::add_resident(ValueSlot* s) {
-  std::lock_guard<std::mutex> guard(residents_mutex_);
+  std::lock_guard<std::recursive_mutex> guard(residents_mutex_);
   residents_.insert(s);
 }
 
-void InterpreterLocal::remove_resident(ValueSlot* s) noexcept {
-  std::lock_guard<std::mutex> guard(residents_mutex_);
-  residents_.erase(s);
+bool InterpreterLocal::remove_resident(ValueSlot* s) noexcept {
+  std::lock_guard<std::recursive_mutex> guard(residents_mutex_);
+  return residents_.erase(s) != 0;
 }
 
-void InterpreterLocal::lose_residents(const char* why) noexcept {
-  std::unordered_set<ValueSlot*> lost;
-  {
-    std::lock_guard<std::mutex> guard(residents_mutex_);
-    lost.swap(residents_);
-  }
-  for (ValueSlot* s : lost) s->lose_with(*this, why);
-}
-
-void InterpreterLocal::bring_residents_home() {
-  std::unordered_set<ValueSlot*> moving;
-  {
-    std::lock_guard<std::mutex> guard(residents_mutex_);
-    moving.swap(residents_);
-  }
-  for (ValueSlot* s : moving) {
-    if (PyObject* moved = s->get(main_local())) {
-      Py_DECREF(moved);
-    } else if (s->object_in(*this) != nullptr) {
-      PyErr_Clear();  // it does not pickle: it goes with this interpreter
-      add_resident(s);
-    } else {
-      PyErr_Clear();  // in transit: it waits there for its next use
-    }
+void InterpreterLocal::evict_residents(bool keep_values, const char* why) noexcept {
+  // Under the lock throughout: a thread that drops one of these values
+  // meanwhile (its last cown reference going) waits, then finds it evicted.
+  std::lock_guard<std::recursive_mutex> guard(residents_mutex_);
+  while (!residents_.empty()) {
+    ValueSlot* s = *residents_.begin();
+    residents_.erase(residents_.begin());
+    if (!(keep_values && s->leave(*this))) s->lose(why);
   }
 }
 

@@ -39,12 +39,13 @@ class InterpreterLocal {
   // Values that live here now, for lose_all(). Any thread; a pool
   // interpreter only (the main one outlives every value that matters).
   void add_resident(ValueSlot* s);
-  void remove_resident(ValueSlot* s) noexcept;
-  // This interpreter is going away (its lock held): its values go with it.
-  void lose_residents(const char* why) noexcept;
-  // Moves every value that lives here into the main interpreter, but those
-  // that will not move. Main interpreter's lock held, no run in progress.
-  void bring_residents_home();
+  // False if evict_residents() took `s` first.
+  bool remove_resident(ValueSlot* s) noexcept;
+  // This interpreter is going away (its lock held). With `keep_values`, each
+  // value that lives here leaves it (copied or pickled, to be made an object
+  // wherever it is used next); the rest, and all without `keep_values`, go
+  // with the interpreter, and later uses say `why`.
+  void evict_residents(bool keep_values, const char* why) noexcept;
 
   // A pool interpreter's worker has a thread state in it (entered) or no
   // longer (left); at most one worker at a time does. Called by that worker.
@@ -117,7 +118,9 @@ class InterpreterLocal {
   std::mutex garbage_mutex_;
   std::vector<PyObject*> garbage_;
   std::atomic<bool> has_garbage_{false};
-  std::mutex residents_mutex_;
+  // Recursive: letting go of an evicted value may run a finaliser that drops
+  // another value of this interpreter.
+  std::recursive_mutex residents_mutex_;
   std::unordered_set<ValueSlot*> residents_;
   PyObject* transport_ = nullptr;
 };

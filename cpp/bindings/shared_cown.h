@@ -69,9 +69,12 @@ class ValueSlot {
     return state_ == State::live && home_ == &here ? object_ : nullptr;
   }
 
-  // `home`, where this value lives, is being destroyed (its lock held): the
-  // value goes with it, and later uses say why it is gone.
-  void lose_with(InterpreterLocal& home, const char* why) noexcept;
+  // For InterpreterLocal::evict_residents, with `home`'s lock held and the
+  // slot taken off its residents: the value leaves home for transit (false,
+  // with nothing changed, if it does not pickle), or is lost with it, and
+  // later uses say `why`.
+  bool leave(InterpreterLocal& home) noexcept;
+  void lose(const char* why) noexcept;
 
  private:
   enum class State : std::uint8_t {
@@ -85,6 +88,9 @@ class ValueSlot {
   void place(PyObject* value, InterpreterLocal& here) noexcept;
   void drop() noexcept;  // lets go of what the slot holds, wherever it lives
   PyObject* move_here(InterpreterLocal& here);  // get() of a value that lives elsewhere
+  // The value as it leaves home (whose lock the caller holds if `home_locked`),
+  // or null with an error set.
+  std::unique_ptr<Portable> to_transit(bool home_locked);
   bool move_from_home();
 
   // The counters to charge for a use now, or null if there are none or this

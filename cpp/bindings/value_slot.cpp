@@ -1,4 +1,6 @@
 #include <atomic>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "interpreters.h"
@@ -42,10 +44,10 @@ void ValueSlot::drop() noexcept {
     case State::live:
       if (home_->is_main()) {
         home_->discard(object_);  // the main interpreter outlives every value that matters
-      } else {
-        home_->remove_resident(this);
+      } else if (home_->remove_resident(this)) {
         if (!home_->forsaken()) home_->discard(object_);
-      }
+      }  // else evicted meanwhile: state_ says what is left
+      if (state_ == State::transit) portable_.reset();
       break;
     case State::anywhere:
       break;  // immortal
@@ -60,8 +62,20 @@ void ValueSlot::drop() noexcept {
   lost_ = "the value was dropped";
 }
 
-void ValueSlot::lose_with(InterpreterLocal& home, const char* why) noexcept {
-  if (state_ != State::live || home_ != &home) return;
+bool ValueSlot::leave(InterpreterLocal& home) noexcept {
+  std::unique_ptr<Portable> travelling = to_transit(true);
+  if (!travelling) {
+    PyErr_Clear();
+    return false;
+  }
+  Py_DECREF(object_);  // the caller holds home's lock
+  object_ = nullptr;
+  portable_ = std::move(travelling);
+  state_ = State::transit;
+  return true;
+}
+
+void ValueSlot::lose(const char* why) noexcept {
   Py_DECREF(object_);  // the caller holds home's lock
   object_ = nullptr;
   state_ = State::lost;
@@ -99,30 +113,34 @@ PyObject* ValueSlot::move_here(InterpreterLocal& here) {
   return Py_NewRef(made);
 }
 
+std::unique_ptr<Portable> ValueSlot::to_transit(bool home_locked) {
+  // Small immutable values are copied without entering their interpreter.
+  if (std::optional<Portable> copied = Portable::copy(object_)) return std::make_unique<Portable>(std::move(*copied));
+  InterpreterLocal& home = *home_;
+  std::optional<Portable> pickled;
+  std::string failure;
+  {
+    std::optional<Visit> visit;
+    if (!home_locked) visit.emplace(home);
+    pickled = Portable::pickle(object_, home);
+    if (!pickled) failure = take_error_text();
+    home.collect();
+  }
+  if (!pickled) {
+    PyErr_SetString(PyExc_TypeError, failure.c_str());
+    return nullptr;
+  }
+  return std::make_unique<Portable>(std::move(*pickled));
+}
+
 bool ValueSlot::move_from_home() {
   InterpreterLocal& home = *home_;
-  // Small immutable values are copied without entering their interpreter.
-  if (std::optional<Portable> copied = Portable::copy(object_)) {
-    portable_ = std::make_unique<Portable>(std::move(*copied));
-  } else {
-    std::string failure;
-    {
-      Visit visit(home);
-      if (std::optional<Portable> pickled = Portable::pickle(object_, home)) {
-        portable_ = std::make_unique<Portable>(std::move(*pickled));
-      } else {
-        failure = take_error_text();
-      }
-      home.collect();
-    }
-    if (!portable_) {
-      PyErr_SetString(PyExc_TypeError, failure.c_str());
-      return false;
-    }
-  }
+  std::unique_ptr<Portable> travelling = to_transit(false);
+  if (!travelling) return false;
   if (!home.is_main()) home.remove_resident(this);
   home.discard(object_);
   object_ = nullptr;
+  portable_ = std::move(travelling);
   state_ = State::transit;
   return true;
 }

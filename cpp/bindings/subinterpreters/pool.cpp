@@ -215,9 +215,6 @@ void InterpreterPool::close(bool bring_values_home) {
   // with a thread of ours in it; a run given up at exit ends by SIGINT in
   // any case, so with a body blocked outside Python it ends here.
   if (!drive_out_workers(n)) end_by_sigint_now();
-  if (bring_values_home) {
-    for (std::size_t k = 0; k < n; ++k) at(k).bring_residents_home();
-  }
   const char* why = bring_values_home
                         ? "it did not pickle, and the sub-interpreter it lived in was destroyed before a fork()"
                         : "it lived in a sub-interpreter that was destroyed at interpreter exit";
@@ -229,7 +226,7 @@ void InterpreterPool::close(bool bring_values_home) {
       InterpreterLocal& local = at(k);
       PyEval_SaveThread();
       PyEval_RestoreThread(made_with_[k]);
-      local.lose_residents(why);
+      local.evict_residents(bring_values_home, why);
       local.clear_caches();
       local.collect();
       Py_CLEAR(local.module);
