@@ -19,6 +19,7 @@ import importlib
 import marshal
 import pickle
 import re
+import reprlib
 import sys
 import traceback
 import types
@@ -137,8 +138,8 @@ def dumps(obj: object) -> bytes:
                 stand_in.add_note(note)
             return cloudpickle.dumps(stand_in, protocol=5)
         raise TypeError(
-            f"a value of type {type(obj).__qualname__} cannot move between interpreters: {_reason(e)}; "
-            f"{_THREADS_HINT}"
+            f"the value {reprlib.repr(obj)}, of type {type(obj).__qualname__}, cannot move between "
+            f"interpreters: {_reason(e)}; {_THREADS_HINT}"
         ) from None
 
 

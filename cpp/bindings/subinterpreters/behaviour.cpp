@@ -163,6 +163,10 @@ void SubinterpreterBehaviour::run() {
     result_->value().set(value, here);
   } else {
     PyObject* exception = take_raised_exception();
+    if (exception == nullptr) {  // a failure that set no error: say so rather than lose it
+      PyErr_SetString(PyExc_SystemError, "a behaviour failed in a sub-interpreter without an exception");
+      exception = take_raised_exception();
+    }
     record(exception, here, context.index());
     result_->value().set(exception, here);
     result_->set_raised(true);

@@ -8,6 +8,38 @@ namespace boc::python {
 
 namespace {
 
+// Past this many entries, a cache drops those nothing else uses: bodies made
+// at run time with code objects of their own (eval, exec) would otherwise
+// fill it for ever.
+constexpr std::size_t cache_limit = 1024;
+
+void prune_made(InterpreterLocal& here) {
+  if (here.made.size() < cache_limit) return;
+  for (auto it = here.made.begin(); it != here.made.end();) {
+    if (Py_REFCNT(it->first) == 1) {  // only this cache holds the code
+      Py_DECREF(it->first);
+      it = here.made.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void prune_loaded(InterpreterLocal& here) {
+  if (here.loaded.size() < cache_limit) return;
+  for (auto it = here.loaded.begin(); it != here.loaded.end();) {
+    // Only this cache holds the recipe: no behaviour that waits brings it.
+    if (it->second.recipe.use_count() == 1) {
+      Py_XDECREF(it->second.code);
+      Py_XDECREF(it->second.globals);
+      Py_XDECREF(it->second.plain);
+      it = here.loaded.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::string bytes_of(PyObject* b) { return std::string(PyBytes_AS_STRING(b), static_cast<std::size_t>(PyBytes_GET_SIZE(b))); }
 
 // The recipe for plain function `fn`, made on first use of its code here.
@@ -44,6 +76,7 @@ RecipeRef recipe_for(PyObject* fn, InterpreterLocal& here) {
   if (found != here.made.end()) {
     found->second = {globals, recipe};
   } else {
+    prune_made(here);
     here.made.emplace(Py_NewRef(code), InterpreterLocal::Made{globals, recipe});
   }
   return recipe;
@@ -140,6 +173,7 @@ const InterpreterLocal::Loaded* load(const RecipeRef& recipe, InterpreterLocal& 
   }
   InterpreterLocal::Loaded entry{recipe, Py_NewRef(loaded_code), Py_NewRef(globals), nullptr};
   Py_DECREF(loaded);
+  prune_loaded(here);
   return &here.loaded.emplace(recipe.get(), entry).first->second;
 }
 
