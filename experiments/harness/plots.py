@@ -107,21 +107,28 @@ def throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -
     fig.savefig(path, dpi=120)
 
 
-def _largest_runs(workers: pd.DataFrame, meta: dict[str, Any]) -> tuple[pd.DataFrame, str]:
-    """Per-worker rows at each configuration's largest worker count (and the
-    largest value of the workload's axis), averaged over repeats; and a
-    phrase saying which rows those are."""
+def _largest_runs(workers: pd.DataFrame, meta: dict[str, Any], axis_value: Any = None) -> tuple[pd.DataFrame, str]:
+    """Per-worker rows at each configuration's largest worker count (and at
+    `axis_value` of the workload's axis, by default its largest), averaged
+    over repeats; and a phrase saying which rows those are."""
     workers = _executor(workers)
     axis = _axis(meta)
     where = ""
     if axis and axis in workers:
-        top_value = workers[axis].max()
-        workers = workers[workers[axis] == top_value]
-        where = f", {_axis_label(meta, top_value)}"
+        value = workers[axis].max() if axis_value is None else axis_value
+        workers = workers[workers[axis] == value]
+        where = f", {_axis_label(meta, value)}"
     top = workers.groupby(["scheduler", "executor"])["workers"].transform("max")
     rows = workers[workers["workers"] == top]
     means = rows.groupby(["scheduler", "executor", "workers", "worker"]).mean(numeric_only=True).reset_index()
     return means, where
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
 
 
 def _configurations(rows: pd.DataFrame) -> list[tuple[str, str]]:
@@ -199,26 +206,40 @@ def balance(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -
 
 
 def moves(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
-    rows, where = _largest_runs(workers, meta)
-    rows = rows[rows["executor"] == "subinterpreters"]
-    if rows.empty or "values_moved_in" not in rows:
+    axis = _axis(meta)
+    values = sorted(workers[axis].unique()) if axis and axis in workers else [None]
+    panels = []  # (row, rows of one scheduler at one axis value, axis phrase)
+    for row, value in enumerate(values):
+        rows, where = _largest_runs(workers, meta, value)
+        rows = rows[rows["executor"] == "subinterpreters"]
+        panels += [(row, rows[rows["scheduler"] == s], where) for s in sorted(rows["scheduler"].unique())]
+    if not panels or "values_moved_in" not in panels[0][1]:
         return
-    shown = _configurations(rows)
-    fig, axes = _panels(plt, len(shown), 4.5, 4)
-    for ax, (scheduler, executor) in zip(axes, shown):
-        mine = rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)].sort_values("worker")
+    columns = max(sum(1 for r, _, _ in panels if r == row) for row in range(len(values)))
+    fig, axes = plt.subplots(len(values), columns, figsize=(4.5 * columns, 3.6 * len(values)), squeeze=False)
+    used_axes = set()
+    for row, mine, where in panels:
+        column = sum(1 for r, ax in used_axes if r == row)
+        ax = axes[row][column]
+        used_axes.add((row, ax))
+        mine = mine.sort_values("worker")
         local, moved = mine["values_found_local"].fillna(0), mine["values_moved_in"].fillna(0)
         ax.bar(mine["worker"], local, label="found in the worker's interpreter", color="tab:green")
         ax.bar(mine["worker"], moved, bottom=local, label="moved in from another", color="tab:red")
         used = local.sum() + moved.sum()
         share = f"{local.sum() / used:.0%} local" if used else "no values used"
-        mb = mine["bytes_moved_in"].sum() / 1e6
-        ax.set_title(f"{scheduler}, {int(mine['workers'].iloc[0])} workers\n{share}, {mb:,.1f} MB moved", fontsize="medium")
+        title = f"{mine['scheduler'].iloc[0]}, {int(mine['workers'].iloc[0])} workers{where}"
+        ax.set_title(f"{title}\n{share}, {_bytes(mine['bytes_moved_in'].sum())} moved", fontsize="medium")
         ax.set_xlabel("worker")
         ax.set_xticks(mine["worker"])
-        ax.set_ylabel("cown values used per run (mean over repeats)")
-        ax.legend(fontsize="small")
-    fig.suptitle(f"Under subinterpreters: where each worker found the values it used{where}")
+        ax.set_ylabel("values used per run")
+        if len(used_axes) == 1:
+            ax.legend(fontsize="small")
+    for row in axes:
+        for ax in row:
+            if not any(ax is used for _, used in used_axes):
+                ax.set_visible(False)
+    fig.suptitle("Under subinterpreters: where each worker found the cown values it used (mean over repeats)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
