@@ -125,6 +125,30 @@ def test_every_kind_of_body_runs_in_a_worker(scheduler: str) -> None:
     assert c.value == ((1 + 1 + 100 + 10 + 20 + 1000) * 2) * 3
 
 
+def test_each_behaviour_of_a_body_sees_its_own_captures(scheduler: str) -> None:
+    """A worker reuses the function object of a body whose last behaviour left
+    it unshared; each behaviour still sees what it captured, and a closure a
+    body hands out keeps the values it closed over."""
+    boc.start(scheduler, workers=1)
+    c = boc.Cown(0)
+
+    def schedule(k: int) -> tuple[boc.Cown, boc.Cown]:
+        @boc.when(c)
+        def doubled(c: boc.Cown) -> int:
+            return k * 2
+
+        @boc.when(c)
+        def keeps(c: boc.Cown, scale: int = k) -> object:
+            return lambda: (k, scale)  # shares the cell of k with the body
+
+        return doubled, keeps
+
+    results = [schedule(k) for k in range(20)]
+    boc.wait()
+    assert [d.value for d, _ in results] == [k * 2 for k in range(20)]
+    assert [keep.value() for _, keep in results] == [(k, k) for k in range(20)]
+
+
 def test_a_function_travels_once_per_worker_and_keeps_its_globals(scheduler: str) -> None:
     """A worker imports the body's module once: module state lives on there."""
     boc.start(scheduler, workers=1)

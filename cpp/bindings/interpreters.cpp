@@ -127,6 +127,7 @@ void InterpreterLocal::clear_caches() noexcept {
     Py_XDECREF(l.code);
     Py_XDECREF(l.globals);
     Py_XDECREF(l.plain);
+    Py_XDECREF(l.spare);
   }
   loaded.clear();
   Py_CLEAR(transport_);

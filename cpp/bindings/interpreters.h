@@ -93,6 +93,7 @@ class InterpreterLocal {
     PyObject* code;
     PyObject* globals;
     PyObject* plain;  // the function with nothing captured, made on first use
+    PyObject* spare;  // a function with captures that its last behaviour left unshared
   };
   std::unordered_map<PyObject*, Made> made;  // code objects kept by a reference
   std::unordered_map<const Recipe*, Loaded> loaded;

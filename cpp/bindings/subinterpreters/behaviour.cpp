@@ -171,8 +171,8 @@ void SubinterpreterBehaviour::run() {
     result_->value().set(exception, here);
     result_->set_raised(true);
   }
-  Py_XDECREF(fn);
   Py_XDECREF(args);
+  if (fn != nullptr) depart(body_, fn, here);
   current_python_behaviour() = nullptr;
   current_sub_run() = nullptr;
   end_counted_behaviour();
@@ -192,6 +192,12 @@ SubinterpreterBehaviour* make_subinterpreter_behaviour(Run& run, InterpreterLoca
     subclassed |= Py_TYPE(c) != exact;
   };
   const Py_ssize_t n = PyTuple_GET_SIZE(call_args);
+  std::size_t count = 0;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* a = PyTuple_GET_ITEM(call_args, i);
+    count += PyList_CheckExact(a) ? static_cast<std::size_t>(PyList_GET_SIZE(a)) : 1;
+  }
+  args.reserve(count);
   shape.reserve(static_cast<std::size_t>(n));
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* a = PyTuple_GET_ITEM(call_args, i);

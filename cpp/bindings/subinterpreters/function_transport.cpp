@@ -33,6 +33,7 @@ void prune_loaded(InterpreterLocal& here) {
       Py_XDECREF(it->second.code);
       Py_XDECREF(it->second.globals);
       Py_XDECREF(it->second.plain);
+      Py_XDECREF(it->second.spare);
       it = here.loaded.erase(it);
     } else {
       ++it;
@@ -82,13 +83,12 @@ RecipeRef recipe_for(PyObject* fn, InterpreterLocal& here) {
   return recipe;
 }
 
-// (cell values, defaults, kwdefaults, mask of empty cells), or null (and
-// no error) when `fn` captures nothing.
-PyObject* captures_of(PyObject* fn) {
+// (cell values, defaults, kwdefaults, mask of empty cells): what `fn`
+// captures, as one tuple to pickle.
+PyObject* captures_tuple(PyObject* fn) {
   PyObject* closure = PyFunction_GET_CLOSURE(fn);
   PyObject* defaults = PyFunction_GET_DEFAULTS(fn);
   PyObject* kwdefaults = PyFunction_GET_KW_DEFAULTS(fn);
-  if (closure == nullptr && defaults == nullptr && kwdefaults == nullptr) return nullptr;
   const Py_ssize_t n = closure != nullptr ? PyTuple_GET_SIZE(closure) : 0;
   PyObject* cells = PyTuple_New(n);
   if (cells == nullptr) return nullptr;
@@ -102,6 +102,30 @@ PyObject* captures_of(PyObject* fn) {
     PyTuple_SET_ITEM(cells, i, Py_NewRef(held));
   }
   return Py_BuildValue("(NOOK)", cells, defaults ? defaults : Py_None, kwdefaults ? kwdefaults : Py_None, empty);
+}
+
+// Each captured value copied on its own, if every one can be.
+std::optional<Captures> copied_captures(PyObject* fn) {
+  if (PyFunction_GET_KW_DEFAULTS(fn) != nullptr) return std::nullopt;  // a dict: pickled
+  Captures out;
+  if (PyObject* closure = PyFunction_GET_CLOSURE(fn)) {
+    out.cells.reserve(static_cast<std::size_t>(PyTuple_GET_SIZE(closure)));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(closure); ++i) {
+      PyObject* held = PyCell_GET(PyTuple_GET_ITEM(closure, i));
+      if (held == nullptr) {
+        out.cells.emplace_back();
+        continue;
+      }
+      std::optional<Portable> copy = Portable::copy(held);
+      if (!copy) return std::nullopt;
+      out.cells.emplace_back(std::move(copy));
+    }
+  }
+  if (PyObject* defaults = PyFunction_GET_DEFAULTS(fn)) {
+    out.defaults = Portable::copy(defaults);
+    if (!out.defaults) return std::nullopt;
+  }
+  return out;
 }
 
 // Portable::copy, else pickled; TypeError naming `fn` if it does not pickle.
@@ -128,18 +152,25 @@ std::optional<TravellingBody> travelling_body(PyObject* fn, InterpreterLocal& he
   if (!PyFunction_Check(fn)) {
     // Any other callable (a bound method, a callable object) travels whole,
     // with each behaviour.
-    body.captures = carry(fn, fn, here);
-    if (!body.captures) return std::nullopt;
+    body.callable = carry(fn, fn, here);
+    if (!body.callable) return std::nullopt;
     return body;
   }
   body.recipe = recipe_for(fn, here);
   if (!body.recipe) return std::nullopt;
-  if (PyObject* captures = captures_of(fn)) {
-    body.captures = carry(captures, fn, here);
+  if (PyFunction_GET_CLOSURE(fn) == nullptr && PyFunction_GET_DEFAULTS(fn) == nullptr &&
+      PyFunction_GET_KW_DEFAULTS(fn) == nullptr) {
+    return body;
+  }
+  body.captures = copied_captures(fn);
+  if (!body.captures) {
+    PyObject* captures = captures_tuple(fn);
+    if (captures == nullptr) return std::nullopt;
+    std::optional<Portable> pickled = carry(captures, fn, here);
     Py_DECREF(captures);
-    if (!body.captures) return std::nullopt;
-  } else if (PyErr_Occurred()) {
-    return std::nullopt;
+    if (!pickled) return std::nullopt;
+    body.captures.emplace();
+    body.captures->pickled = std::move(pickled);
   }
   return body;
 }
@@ -171,7 +202,7 @@ const InterpreterLocal::Loaded* load(const RecipeRef& recipe, InterpreterLocal& 
     Py_DECREF(loaded);
     return nullptr;
   }
-  InterpreterLocal::Loaded entry{recipe, Py_NewRef(loaded_code), Py_NewRef(globals), nullptr};
+  InterpreterLocal::Loaded entry{recipe, Py_NewRef(loaded_code), Py_NewRef(globals), nullptr, nullptr};
   Py_DECREF(loaded);
   prune_loaded(here);
   return &here.loaded.emplace(recipe.get(), entry).first->second;
@@ -194,32 +225,112 @@ PyObject* cells_of(PyObject* values, unsigned long long empty) {
   return cells;
 }
 
+// The same from values copied one by one.
+PyObject* cells_of(const std::vector<std::optional<Portable>>& values, InterpreterLocal& here) {
+  PyObject* cells = PyTuple_New(static_cast<Py_ssize_t>(values.size()));
+  for (std::size_t i = 0; cells != nullptr && i < values.size(); ++i) {
+    PyObject* value = values[i] ? values[i]->make(here) : nullptr;
+    PyObject* cell = values[i] && value == nullptr ? nullptr : PyCell_New(value);
+    Py_XDECREF(value);
+    if (cell == nullptr) {
+      Py_CLEAR(cells);
+    } else {
+      PyTuple_SET_ITEM(cells, static_cast<Py_ssize_t>(i), cell);
+    }
+  }
+  return cells;
+}
+
+// Gives `fn` its cells (unless there are none) and defaults; false with an
+// error set if it cannot.
+bool equip(PyObject* fn, PyObject* cells, PyObject* defaults, PyObject* kwdefaults) {
+  return (cells == nullptr || PyTuple_GET_SIZE(cells) == 0 || PyFunction_SetClosure(fn, cells) == 0) &&
+         (defaults == Py_None || PyFunction_SetDefaults(fn, defaults) == 0) &&
+         (kwdefaults == Py_None || PyFunction_SetKwDefaults(fn, kwdefaults) == 0);
+}
+
+}  // namespace
+
+namespace {
+// Refills `fn`, a spare of the same code, with what this behaviour captured.
+bool refill(PyObject* fn, const Captures& captures, InterpreterLocal& here) {
+  PyObject* closure = PyFunction_GET_CLOSURE(fn);
+  for (std::size_t i = 0; i < captures.cells.size(); ++i) {
+    PyObject* value = captures.cells[i] ? captures.cells[i]->make(here) : nullptr;
+    if (captures.cells[i] && value == nullptr) return false;
+    PyCell_Set(PyTuple_GET_ITEM(closure, static_cast<Py_ssize_t>(i)), value);
+    Py_XDECREF(value);
+  }
+  if (!captures.defaults) return true;
+  PyObject* defaults = captures.defaults->make(here);
+  const bool ok = defaults != nullptr && PyFunction_SetDefaults(fn, defaults) == 0;
+  Py_XDECREF(defaults);
+  return ok;
+}
 }  // namespace
 
 PyObject* arrive(const TravellingBody& body, InterpreterLocal& here) {
-  if (!body.recipe) return body.captures->make(here);
-  const InterpreterLocal::Loaded* l = load(body.recipe, here);
-  if (l == nullptr) return nullptr;
+  if (!body.recipe) return body.callable->make(here);
+  auto* entry = const_cast<InterpreterLocal::Loaded*>(load(body.recipe, here));
+  if (entry == nullptr) return nullptr;
   if (!body.captures) {
-    auto* entry = const_cast<InterpreterLocal::Loaded*>(l);
     if (entry->plain == nullptr) entry->plain = PyFunction_New(entry->code, entry->globals);
     return entry->plain != nullptr ? Py_NewRef(entry->plain) : nullptr;
   }
-  PyObject* captures = body.captures->make(here);
-  if (captures == nullptr) return nullptr;
-  PyObject *values, *defaults, *kwdefaults;
-  unsigned long long empty = 0;
-  PyObject* fn = nullptr;
-  if (PyArg_ParseTuple(captures, "O!OOK", &PyTuple_Type, &values, &defaults, &kwdefaults, &empty)) {
-    fn = PyFunction_New(l->code, l->globals);
-    PyObject* cells = fn != nullptr && PyTuple_GET_SIZE(values) > 0 ? cells_of(values, empty) : nullptr;
-    const bool ok = fn != nullptr && (PyTuple_GET_SIZE(values) == 0 || (cells != nullptr && PyFunction_SetClosure(fn, cells) == 0)) &&
-                    PyFunction_SetDefaults(fn, defaults) == 0 && PyFunction_SetKwDefaults(fn, kwdefaults) == 0;
-    Py_XDECREF(cells);
-    if (!ok) Py_CLEAR(fn);
+  const Captures& captures = *body.captures;
+  if (!captures.pickled && entry->spare != nullptr) {
+    PyObject* fn = std::exchange(entry->spare, nullptr);
+    if (refill(fn, captures, here)) return fn;
+    Py_DECREF(fn);
+    return nullptr;
   }
-  Py_DECREF(captures);
+  PyObject* fn = PyFunction_New(entry->code, entry->globals);
+  if (fn == nullptr) return nullptr;
+  bool ok;
+  if (captures.pickled) {
+    PyObject* made = captures.pickled->make(here);
+    PyObject *values, *defaults, *kwdefaults;
+    unsigned long long empty = 0;
+    ok = made != nullptr &&
+         PyArg_ParseTuple(made, "O!OOK", &PyTuple_Type, &values, &defaults, &kwdefaults, &empty) != 0;
+    PyObject* cells = ok ? cells_of(values, empty) : nullptr;
+    ok = ok && cells != nullptr && equip(fn, cells, defaults, kwdefaults);
+    Py_XDECREF(cells);
+    Py_XDECREF(made);
+  } else {
+    PyObject* cells = cells_of(captures.cells, here);
+    PyObject* defaults = captures.defaults ? captures.defaults->make(here) : Py_NewRef(Py_None);
+    ok = cells != nullptr && defaults != nullptr && equip(fn, cells, defaults, Py_None);
+    Py_XDECREF(cells);
+    Py_XDECREF(defaults);
+  }
+  if (!ok) Py_CLEAR(fn);
   return fn;
+}
+
+void depart(const TravellingBody& body, PyObject* fn, InterpreterLocal& here) noexcept {
+  // A function that nothing kept, with no attributes of its own and cells
+  // that no inner function shares, is as good as new for the next
+  // behaviour of the same body: kept, empty, instead of made again.
+  bool reusable = body.recipe && body.captures && !body.captures->pickled && Py_REFCNT(fn) == 1 &&
+                  reinterpret_cast<PyFunctionObject*>(fn)->func_dict == nullptr;
+  PyObject* closure = reusable ? PyFunction_GET_CLOSURE(fn) : nullptr;
+  if (closure != nullptr) {
+    reusable = Py_REFCNT(closure) == 1;
+    for (Py_ssize_t i = 0; reusable && i < PyTuple_GET_SIZE(closure); ++i) {
+      reusable = Py_REFCNT(PyTuple_GET_ITEM(closure, i)) == 1;
+    }
+  }
+  auto found = reusable ? here.loaded.find(body.recipe.get()) : here.loaded.end();
+  if (found == here.loaded.end() || found->second.spare != nullptr) {
+    Py_DECREF(fn);
+    return;
+  }
+  // Emptied now: what the body captured goes with its behaviour.
+  for (Py_ssize_t i = 0; closure != nullptr && i < PyTuple_GET_SIZE(closure); ++i) {
+    PyCell_Set(PyTuple_GET_ITEM(closure, i), nullptr);
+  }
+  found->second.spare = fn;
 }
 
 }  // namespace boc::python

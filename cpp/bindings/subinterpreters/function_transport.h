@@ -30,10 +30,21 @@ class Recipe {
 };
 using RecipeRef = std::shared_ptr<const Recipe>;
 
+// What a function captures, as it travels. Where every value is a small
+// immutable one (the common case: numbers, strings, cowns), each is copied
+// on its own and the function is rebuilt from them directly; else they
+// travel as one pickle, which keeps objects they share shared.
+struct Captures {
+  std::vector<std::optional<Portable>> cells;  // per free variable; none for an empty cell
+  std::optional<Portable> defaults;            // the defaults tuple, if any
+  std::optional<Portable> pickled;  // else: (cell values, defaults, kwdefaults, mask of empty cells)
+};
+
 // A body, ready to travel.
 struct TravellingBody {
-  RecipeRef recipe;  // null: the callable itself is in `captures`
-  std::optional<Portable> captures;  // (cells, defaults, kwdefaults, empty cells) or the callable
+  RecipeRef recipe;                  // null: `callable` is the body
+  std::optional<Portable> callable;  // a body that is not a function, whole
+  std::optional<Captures> captures;  // none when the function captures nothing
 };
 
 // What `fn` (an object of `here`, whose lock is held) needs to run
@@ -43,5 +54,9 @@ std::optional<TravellingBody> travelling_body(PyObject* fn, InterpreterLocal& he
 // The callable `body` stands for, made in `here` (lock held): a new
 // reference, or null with an error set.
 PyObject* arrive(const TravellingBody& body, InterpreterLocal& here);
+// `fn`, which arrive() made for `body`, is done with (the reference is
+// taken): kept for the next behaviour of the same body if nothing else
+// refers to it.
+void depart(const TravellingBody& body, PyObject* fn, InterpreterLocal& here) noexcept;
 
 }  // namespace boc::python
