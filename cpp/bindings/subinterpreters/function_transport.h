@@ -4,12 +4,17 @@
 // once per code object where the function is scheduled, loaded once where
 // it runs; see boc/_transport.py for the two routes). What it captures
 // (closure cells, defaults) travels with each behaviour, as the values they
-// hold when it is scheduled: copied when they are small immutable values
-// or cowns, pickled otherwise.
+// hold when it is scheduled. Where every captured value is a small
+// immutable one (numbers, strings, cowns, tuples of them) or a function
+// (a helper the body calls, recursive ones included), each is carried on
+// its own and the function is rebuilt from them directly; anything else
+// makes the captures travel as one pickle, which keeps objects they share
+// shared.
 #pragma once
 
 #include <Python.h>
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,25 +35,44 @@ class Recipe {
 };
 using RecipeRef = std::shared_ptr<const Recipe>;
 
-// What a function captures, as it travels. Where every value is a small
-// immutable one (the common case: numbers, strings, cowns), each is copied
-// on its own and the function is rebuilt from them directly; else they
-// travel as one pickle, which keeps objects they share shared.
+struct Captures;
+
+// A function, as it travels among a body's captures.
+struct TravellingFunction {
+  RecipeRef recipe;
+  std::unique_ptr<Captures> captures;  // null: it captures nothing
+};
+
+// One captured value.
+struct Capture {
+  enum class Kind : std::uint8_t {
+    empty,     // a cell not yet set
+    value,     // `value`
+    function,  // `function`
+    enclosing  // a function being rebuilt around this one, `up` levels out (0: the one whose cell this is)
+  };
+  Kind kind = Kind::empty;
+  std::optional<Portable> value;
+  TravellingFunction function;
+  std::size_t up = 0;
+};
+
 struct Captures {
-  std::vector<std::optional<Portable>> cells;  // per free variable; none for an empty cell
-  std::optional<Portable> defaults;            // the defaults tuple, if any
-  std::optional<Portable> pickled;  // else: (cell values, defaults, kwdefaults, mask of empty cells)
+  std::vector<Capture> cells;       // one per free variable
+  std::optional<Portable> defaults;  // the defaults tuple, if any
+  // Instead of the above, for what cannot be carried value by value:
+  // (cell values, defaults, kwdefaults, mask of empty cells), pickled.
+  std::optional<Portable> pickled;
 };
 
 // A body, ready to travel.
 struct TravellingBody {
-  RecipeRef recipe;                  // null: `callable` is the body
-  std::optional<Portable> callable;  // a body that is not a function, whole
-  std::optional<Captures> captures;  // none when the function captures nothing
+  TravellingFunction function;       // a function (recipe set), or
+  std::optional<Portable> callable;  // any other callable, whole
 };
 
 // What `fn` (an object of `here`, whose lock is held) needs to run
-// elsewhere; null with TypeError set if it cannot travel.
+// elsewhere; none with TypeError set if it cannot travel.
 std::optional<TravellingBody> travelling_body(PyObject* fn, InterpreterLocal& here);
 
 // The callable `body` stands for, made in `here` (lock held): a new
