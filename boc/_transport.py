@@ -8,14 +8,22 @@ here: the runtime copies them itself.
 
 A function travels once per worker: by reference to its module where that
 module imports in the worker (its globals are then the module's), else by
-value (``cloudpickle``: code, the globals it names, classes and functions
-of ``__main__``). What it captures (closure cells, defaults) travels with
-each behaviour, as the values they hold when it is scheduled.
+value (``cloudpickle``: code, the globals it names). What it captures
+(closure cells, defaults) travels with each behaviour, as the values they
+hold when it is scheduled.
+
+The program's ``__main__`` cannot be imported in a worker, so each worker
+has a stand-in ``__main__`` module that fetches what it lacks from the main
+interpreter's, by value, once. Classes and functions that a ``__main__``
+defines then travel by name, like those of any module: a value that comes
+back from a worker is an instance of the program's own class, not a copy
+of it, and each worker keeps one copy of each.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import marshal
 import pickle
 import re
@@ -28,6 +36,38 @@ from typing import Any
 import cloudpickle
 
 _THREADS_HINT = 'executor="threads" accepts it'
+
+
+def _named_in_main(obj: object) -> bool:
+    """True if ``obj`` is what its qualified name finds in this interpreter's
+    ``__main__`` (in a worker, fetched there if need be)."""
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(qualname, str) or "<" in qualname:  # <locals>, <lambda>
+        return False
+    found: object = sys.modules["__main__"]
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found is obj
+
+
+class _Pickler(cloudpickle.Pickler):
+    """cloudpickle, but a class or function that ``__main__`` defines goes
+    by name (see the module's docstring)."""
+
+    def reducer_override(self, obj: object) -> Any:
+        if (
+            isinstance(obj, (type, types.FunctionType))
+            and getattr(obj, "__module__", None) == "__main__"
+            and _named_in_main(obj)
+        ):
+            return NotImplemented  # pickle's own: by name
+        return super().reducer_override(obj)
+
+
+def _dumps(obj: object) -> bytes:
+    with io.BytesIO() as file:
+        _Pickler(file, protocol=5).dump(obj)
+        return file.getvalue()
 
 
 def _importable_module(fn: types.FunctionType) -> str | None:
@@ -55,12 +95,12 @@ def _template(fn: types.FunctionType) -> types.FunctionType:
 def _by_value(fn: types.FunctionType, module: str | None) -> bytes:
     template = _template(fn)
     if module is None:
-        return cloudpickle.dumps(template, protocol=5)
+        return _dumps(template)
     # The module's own functions and classes that the body names travel with
     # it, so that a worker where the module does not import can still run it.
     cloudpickle.register_pickle_by_value(sys.modules[module])
     try:
-        return cloudpickle.dumps(template, protocol=5)
+        return _dumps(template)
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[module])
 
@@ -130,13 +170,13 @@ def dumps(obj: object) -> bytes:
     type, message and notes (its traceback is in the notes already).
     """
     try:
-        return cloudpickle.dumps(obj, protocol=5)
+        return _dumps(obj)
     except Exception as e:
         if isinstance(obj, BaseException):
             stand_in = RuntimeError(f"{type(obj).__qualname__}: {obj}")
             for note in getattr(obj, "__notes__", ()):
                 stand_in.add_note(note)
-            return cloudpickle.dumps(stand_in, protocol=5)
+            return _dumps(stand_in)
         raise TypeError(
             f"the value {reprlib.repr(obj)}, of type {type(obj).__qualname__}, cannot move between "
             f"interpreters: {_reason(e)}; {_THREADS_HINT}"
@@ -173,7 +213,7 @@ def captures_error(fn: object, e: BaseException) -> TypeError:
     if isinstance(fn, types.FunctionType):
         for var, value in _captured(fn):
             try:
-                cloudpickle.dumps(value, protocol=5)
+                _dumps(value)
             except Exception as failure:
                 what = f"{what} captures {var!r}, a {type(value).__qualname__}, which"
                 e = failure
@@ -228,3 +268,42 @@ def note_traceback(exc: BaseException, worker: int) -> None:
 
 def _reason(e: BaseException) -> str:
     return str(e) if type(e) is TypeError else f"{type(e).__name__}: {e}"
+
+
+def export_main_attribute(name: str) -> bytes:
+    """In the main interpreter: ``__main__.<name>``, by value, for a worker's
+    stand-in ``__main__``; AttributeError if there is none, TypeError if it
+    does not pickle."""
+    value = getattr(sys.modules["__main__"], name)
+    try:
+        # Wholly by value: a class with its methods, a function with what it
+        # names (cloudpickle keeps one copy of each class per interpreter).
+        return cloudpickle.dumps(value, protocol=5)
+    except Exception as e:
+        raise TypeError(
+            f"__main__.{name} ({type(value).__qualname__}) cannot be sent to a sub-interpreter: {_reason(e)}; "
+            f"{_THREADS_HINT}"
+        ) from None
+
+
+def _install_main_stand_in() -> None:
+    """In a worker: a ``__main__`` that fetches the program's names on first use."""
+    from boc import _core
+
+    main = types.ModuleType("__main__", "The program's __main__, as boc's workers see it.")
+
+    def fetch(name: str) -> object:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # lookups of module machinery, not program names
+        value = _core._main_attribute(name)
+        setattr(main, name, value)
+        return value
+
+    main.__getattr__ = fetch  # type: ignore[attr-defined]  # PEP 562
+    sys.modules["__main__"] = main
+    _namespaces["__main__"] = vars(main)
+
+
+if getattr(sys.modules.get("boc._core"), "in_worker", False):
+    _install_main_stand_in()
+

@@ -288,10 +288,11 @@ def _stop_at_exit() -> None:
 
 
 def _before_fork() -> None:
-    """Before fork(): sub-interpreters no run uses are destroyed (their values
-    brought into this interpreter), since CPython cannot yet fork a process
-    that has any; a run in progress under executor="subinterpreters" keeps
-    its own, and the child will crash, which this says."""
+    """Before fork(): CPython cannot yet fork a process that has
+    sub-interpreters, so boc destroys its own first (their values leave them,
+    to be made objects wherever they are used next), unless a run under
+    executor="subinterpreters" is using them; then the child will crash,
+    which this says."""
     if _core.before_fork():
         print(
             'boc: fork() while a run with executor="subinterpreters" is in progress: CPython cannot yet fork a '

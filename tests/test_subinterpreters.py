@@ -243,7 +243,9 @@ def test_a_cown_subclass_arrives_as_its_class_with_its_attributes(scheduler: str
 
 def test_a_script_run_as_main_sends_its_functions_and_classes_by_value() -> None:
     """Bodies and value classes defined in __main__ (which a worker cannot
-    import) travel by value, with the globals they use."""
+    import) reach the workers, with the globals they use; a value that comes
+    back is an instance of the program's own class, whose methods still see
+    the program's globals."""
     status, out, err = run_script(
         """
         import boc
@@ -267,11 +269,16 @@ def test_a_script_run_as_main_sends_its_functions_and_classes_by_value() -> None
             return type(c.value).__name__
 
         boc.wait()
-        print("coins", c.value.coins, grow.value)
+        wallet = c.value
+        print("coins", wallet.coins, grow.value, type(wallet) is Wallet)
+        RATE = 10
+        wallet.grow()
+        print("after RATE = 10:", wallet.coins)
         """
     )
     assert_clean_end(status, err)
-    assert "coins 6 Wallet" in out
+    assert "coins 6 Wallet True" in out
+    assert "after RATE = 10: 60" in out
 
 
 # ---------------------------------------------------------------- exceptions

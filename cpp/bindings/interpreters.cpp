@@ -12,13 +12,16 @@ InterpreterLocal* detail::make_main_local() { return new InterpreterLocal(PyInte
 
 InterpreterLocal& current_local() {
   PyInterpreterState* interpreter = PyInterpreterState_Get();
-  thread_local PyInterpreterState* last = nullptr;
+  // Cached by id, which no later interpreter reuses (a new one may reuse
+  // the address of one that was destroyed).
+  const std::int64_t id = PyInterpreterState_GetID(interpreter);
+  thread_local std::int64_t last = -1;
   thread_local InterpreterLocal* last_local = nullptr;
-  if (interpreter == last) return *last_local;
+  if (id == last) return *last_local;
   InterpreterLocal* found = interpreter == PyInterpreterState_Main() ? &main_local()
                                                                        : InterpreterPool::instance().find(interpreter);
   if (found == nullptr) Py_FatalError("boc: running in an interpreter it did not make");
-  last = interpreter;
+  last = id;
   last_local = found;
   return *found;
 }
@@ -28,10 +31,8 @@ void InterpreterLocal::discard(PyObject* o) noexcept {
     Py_DECREF(o);
     return;
   }
-  bool first;
   {
     std::lock_guard<std::mutex> guard(garbage_mutex_);
-    first = garbage_.empty();
     garbage_.push_back(o);
   }
   // Release: pairs with the acquire in collect(), so a collector that sees
@@ -39,17 +40,21 @@ void InterpreterLocal::discard(PyObject* o) noexcept {
   has_garbage_.store(true, std::memory_order_release);
   // The main interpreter has no worker of its own to collect after each
   // behaviour: its main thread does, at its next chance to run Python.
-  if (first && is_main()) {
-    Py_AddPendingCall(
+  // acq_rel: one discard schedules the collection; collect() clears the flag
+  // before it takes the list, so a later discard schedules another.
+  if (is_main() && !collection_scheduled_.exchange(true, std::memory_order_acq_rel)) {
+    const int added = Py_AddPendingCall(
         [](void*) -> int {
           main_local().collect();
           return 0;
         },
         nullptr);
+    if (added != 0) collection_scheduled_.store(false, std::memory_order_release);  // full: the next discard tries again
   }
 }
 
 void InterpreterLocal::collect() noexcept {
+  collection_scheduled_.store(false, std::memory_order_release);
   if (!has_garbage_.load(std::memory_order_acquire)) return;
   std::vector<PyObject*> taken;
   {
@@ -69,24 +74,33 @@ void InterpreterLocal::worker_entered() noexcept {
 
 void InterpreterLocal::worker_left() noexcept { worker_thread_.store(0, std::memory_order_release); }
 
-void InterpreterLocal::add_resident(ValueSlot* s) {
-  std::lock_guard<std::recursive_mutex> guard(residents_mutex_);
-  residents_.insert(s);
+void InterpreterLocal::add_resident(SharedCown* c) {
+  std::lock_guard<std::mutex> guard(residents_mutex_);
+  residents_.insert(c);
 }
 
-bool InterpreterLocal::remove_resident(ValueSlot* s) noexcept {
-  std::lock_guard<std::recursive_mutex> guard(residents_mutex_);
-  return residents_.erase(s) != 0;
+void InterpreterLocal::remove_resident(SharedCown* c) noexcept {
+  std::lock_guard<std::mutex> guard(residents_mutex_);
+  residents_.erase(c);
 }
 
 void InterpreterLocal::evict_residents(bool keep_values, const char* why) noexcept {
-  // Under the lock throughout: a thread that drops one of these values
-  // meanwhile (its last cown reference going) waits, then finds it evicted.
-  std::lock_guard<std::recursive_mutex> guard(residents_mutex_);
-  while (!residents_.empty()) {
-    ValueSlot* s = *residents_.begin();
-    residents_.erase(residents_.begin());
-    if (!(keep_values && s->leave(*this))) s->lose(why);
+  // Each cown is kept alive while its value is evicted, outside the lock:
+  // pickling runs Python code, which may let go of this interpreter's lock
+  // to a thread of its own that drops (or makes) a cown here. One whose
+  // last reference is going already is left to its destructor.
+  std::vector<SharedCown*> kept;
+  {
+    std::lock_guard<std::mutex> guard(residents_mutex_);
+    kept.reserve(residents_.size());
+    for (SharedCown* c : residents_) {
+      if (c->try_retain()) kept.push_back(c);
+    }
+    residents_.clear();
+  }
+  for (SharedCown* c : kept) {
+    c->value().evict(*this, keep_values, why);
+    c->release();  // may be the last reference: this interpreter's lock is held
   }
 }
 

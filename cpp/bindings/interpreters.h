@@ -38,9 +38,8 @@ class InterpreterLocal {
 
   // Values that live here now, for lose_all(). Any thread; a pool
   // interpreter only (the main one outlives every value that matters).
-  void add_resident(ValueSlot* s);
-  // False if evict_residents() took `s` first.
-  bool remove_resident(ValueSlot* s) noexcept;
+  void add_resident(SharedCown* c);
+  void remove_resident(SharedCown* c) noexcept;
   // This interpreter is going away (its lock held). With `keep_values`, each
   // value that lives here leaves it (copied or pickled, to be made an object
   // wherever it is used next); the rest, and all without `keep_values`, go
@@ -64,8 +63,15 @@ class InterpreterLocal {
 
   // A forked child cannot enter its parent's sub-interpreters: values that
   // lived there are lost.
-  void forsake() noexcept { forsaken_.store(true, std::memory_order_relaxed); }
-  bool forsaken() const noexcept { return forsaken_.load(std::memory_order_relaxed); }
+  // Release/acquire: a thread that sees the flag sees the interpreter gone
+  // (a use of its values afterwards is refused rather than entering it).
+  void forsake() noexcept { forsaken_.store(true, std::memory_order_release); }
+  bool forsaken() const noexcept { return forsaken_.load(std::memory_order_acquire); }
+
+  // A pool interpreter is set up (cown_type and module are set); the pool
+  // publishes it before, so that code that runs while it is set up finds it.
+  void mark_ready() noexcept { ready_.store(true, std::memory_order_release); }
+  bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
 
   // boc._transport.<name>, imported here on first use: a borrowed
   // reference, or null with an error set. Lock held.
@@ -112,6 +118,7 @@ class InterpreterLocal {
   PyInterpreterState* const interpreter_;
   const int index_;
   std::atomic<bool> forsaken_{false};
+  std::atomic<bool> ready_{false};
   std::atomic<unsigned long> worker_thread_{0};
   std::atomic<int> visitors_{0};  // waiting for this interpreter's lock
   std::mutex visitors_mutex_;
@@ -119,10 +126,11 @@ class InterpreterLocal {
   std::mutex garbage_mutex_;
   std::vector<PyObject*> garbage_;
   std::atomic<bool> has_garbage_{false};
-  // Recursive: letting go of an evicted value may run a finaliser that drops
-  // another value of this interpreter.
-  std::recursive_mutex residents_mutex_;
-  std::unordered_set<ValueSlot*> residents_;
+  std::atomic<bool> collection_scheduled_{false};  // the main interpreter's: a pending call will collect
+  // Cowns whose value lives here. Held only to read or change the set,
+  // never while Python code runs.
+  std::mutex residents_mutex_;
+  std::unordered_set<SharedCown*> residents_;
   PyObject* transport_ = nullptr;
 };
 
@@ -185,16 +193,15 @@ inline PyObject* ValueSlot::get(InterpreterLocal& here) {
   return move_here(here);
 }
 
-inline void ValueSlot::set(PyObject* value, InterpreterLocal& here) noexcept {
+inline bool ValueSlot::set(PyObject* value, InterpreterLocal& here) noexcept {
   if (state_ == State::live && home_ == &here && !shared_everywhere(value)) {
     // The common case: a body assigns a value it found here. The old
     // value goes last, as its finaliser may run code that reads this slot.
     PyObject* old = std::exchange(object_, value);
     Py_DECREF(old);
-    return;
+    return true;
   }
-  if (state_ != State::anywhere) drop();  // None, True, False: nothing to let go
-  place(value, here);
+  return set_slow(value, here);
 }
 
 }  // namespace boc::python

@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "interpreters.h"
+#include "outside_use.h"
 #include "portable.h"
 #include "session.h"
 
@@ -79,18 +80,32 @@ std::string uninitialised_cown_message(nb::handle o) {
 
 namespace {
 
-// Raises RuntimeError unless the calling thread may touch `c`'s value now.
-void check_access(const PyCown& c) {
-  if (current_python_behaviour() != nullptr) {
-    if (!check_held(*c.state)) throw nb::python_error();
-    return;
-  }
+// RuntimeError unless no behaviour is in flight: the condition for using a
+// value outside behaviours.
+void check_none_in_flight() {
   std::shared_ptr<Run> run = session().current();
   if (run && run->runtime().in_flight() > 0) {
     raise_runtime_error(
         "a cown's value can be used outside a behaviour only while no behaviour is in flight (before "
         "start(), or after quiesce() or wait()); use it inside a @when that lists the cown");
   }
+}
+
+// use(), once the calling thread may use `c`'s value (RuntimeError if it
+// may not): inside a behaviour that holds `c`, or outside behaviours while
+// none is in flight, taking turns with other such uses if the value has to
+// move (outside_use.h).
+template <typename Use>
+auto with_access(PyCown& c, Use&& use) {
+  if (current_python_behaviour() != nullptr) {
+    if (!check_held(*c.state)) throw nb::python_error();
+    return use();
+  }
+  check_none_in_flight();
+  if (c.state->value().lives_in(main_local())) return use();
+  OutsideUse turn;
+  check_none_in_flight();  // again: a behaviour may have been scheduled while this thread waited
+  return use();
 }
 
 void init(nb::handle self, nb::object value) {
@@ -125,7 +140,9 @@ int cown_traverse(PyObject* self, visitproc visit, void* arg) {
 }
 
 int cown_clear(PyObject* self) {
-  if (owned_value(self) != nullptr) nb::inst_ptr<PyCown>(self)->state->value().set(Py_NewRef(Py_None), main_local());
+  if (owned_value(self) != nullptr && !nb::inst_ptr<PyCown>(self)->state->value().set(Py_NewRef(Py_None), main_local())) {
+    PyErr_Clear();  // being moved: the move lets go of it
+  }
   return 0;
 }
 
@@ -153,22 +170,21 @@ void bind_cown(nb::module_& m) {
           "value",
           [](nb::handle self) {
             PyCown& c = cown_of(self);
-            check_access(c);
-            return value_of(c);
+            return with_access(c, [&] { return value_of(c); });
           },
           [](nb::handle self, nb::object v) {
             PyCown& c = cown_of(self);
-            check_access(c);
-            c.state->value().set(v.release().ptr(), main_local());
-            c.state->set_raised(false);
+            with_access(c, [&] {
+              if (!c.state->value().set(v.release().ptr(), main_local())) throw nb::python_error();
+              c.state->set_raised(false);
+            });
           },
           nb::for_setter(nb::arg("value").none()), "The guarded value.")
       .def_prop_ro(
           "exception",
           [](nb::handle self) {
             PyCown& c = cown_of(self);
-            check_access(c);
-            return c.state->raised() ? value_of(c) : nb::none();
+            return with_access(c, [&] { return c.state->raised() ? value_of(c) : nb::none(); });
           },
           "For the cown returned by ``@when``: the exception the body raised, else None.")
       .def_prop_ro(

@@ -77,10 +77,10 @@ void PythonBehaviour::run() {
 
   SharedCown& result = *nb::inst_ptr<PyCown>(result_)->state;
   if (value != nullptr) {
-    result.value().set(value, main_local());
+    (void)result.value().set(value, main_local());  // a new result cown: never being moved
   } else {
     run_.record_error(exc);
-    result.value().set(exc, main_local());
+    (void)result.value().set(exc, main_local());
     result.set_raised(true);
   }
   drop_references();

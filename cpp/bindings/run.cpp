@@ -3,8 +3,11 @@
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/string.h>
 
+#include <optional>
+
 #include "errors.h"
 #include "interpreters.h"
+#include "outside_use.h"
 #include "subinterpreters/pool.h"
 
 namespace nb = nanobind;
@@ -92,7 +95,14 @@ Run::Run(const std::string& scheduler, std::size_t workers, const Options& optio
     throw nb::value_error(e.what());
   }
   moves_ = std::make_unique<MoveCounters[]>(workers);
-  if (executor == Executor::subinterpreters) prepare_interpreters(workers);
+  if (executor == Executor::subinterpreters) {
+    prepare_interpreters(workers);
+  } else {
+    // The run enters no sub-interpreter: values that live in one leave it
+    // now, so that none is used there meanwhile (and a fork() during the
+    // run may destroy them).
+    InterpreterPool::instance().evict_values();
+  }
 }
 
 void Run::start() { runtime_->start(); }
@@ -137,6 +147,9 @@ nb::object arrived(const TravellingError& e) {
 
 nb::list Run::errors_so_far(bool stopped) {
   nb::list out;
+  // Setting a result cown below is a use of its value outside behaviours.
+  std::optional<OutsideUse> turn;
+  if (stopped) turn.emplace();
   for (std::size_t i = 0;; ++i) {
     RecordedError* e;
     {
@@ -159,7 +172,7 @@ nb::list Run::errors_so_far(bool stopped) {
     // raised() holds until a later behaviour assigns the result cown, and
     // nothing holds the cown once the run has stopped.
     SharedCown& result = *e->travelling->result;
-    if (first && stopped && result.raised()) result.value().set(made.inc_ref().ptr(), main_local());
+    if (first && stopped && result.raised()) (void)result.value().set(made.inc_ref().ptr(), main_local());
   }
   return out;
 }

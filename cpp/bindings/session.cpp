@@ -4,9 +4,11 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
+#include <optional>
 #include <utility>
 
 #include "errors.h"
+#include "outside_use.h"
 #include "subinterpreters/pool.h"
 
 namespace nb = nanobind;
@@ -207,6 +209,10 @@ std::shared_ptr<Run> run_for_scheduling() {
 
 void schedule(Run& run, Behaviour* b) {
   try {
+    // From a thread outside the runtime, not while a value is used (and
+    // perhaps moved) outside behaviours: see outside_use.h.
+    std::optional<OutsideScheduling> turn;
+    if (WorkerContext::current() == nullptr) turn.emplace();
     run.runtime().schedule(b);
   } catch (const RuntimeClosed&) {
     raise_stopping();
@@ -231,14 +237,14 @@ void bind_session(nb::module_& m) {
     if (!session().current()) InterpreterPool::instance().close(false);
   });
   m.def("before_fork", [] {
-    // True if the child will crash: CPython cannot yet fork a process that
-    // has sub-interpreters, and a run in progress is using them.
+    // CPython cannot yet fork a process that has sub-interpreters: the
+    // child crashes. They are destroyed now unless a run uses them (no value
+    // lives there during a run under "threads": see Run::Run); true if one
+    // does, and so the child will crash.
     std::shared_ptr<Run> run = session().current();
-    if (!run) {
-      InterpreterPool::instance().close(true);
-      return false;
-    }
-    return run->executor() == Executor::subinterpreters;
+    if (run && run->executor() == Executor::subinterpreters) return true;
+    InterpreterPool::instance().close(true);
+    return false;
   });
   m.def(
       "resolve_options",

@@ -5,8 +5,10 @@
 // "subinterpreters" a value is a live object in the interpreter that used
 // it last and moves only when a behaviour in another interpreter uses it
 // (value_slot.cpp). Only the cown's holder touches its value: the behaviour
-// that holds it, or a thread outside behaviours while none is in flight
-// (checked by the callers), so the slot itself needs no lock.
+// that holds it, or a thread outside behaviours while none is in flight;
+// threads outside behaviours take turns with each other and keep
+// behaviours from starting meanwhile whenever a use may move the value
+// (OutsideUse, outside_use.h). So the slot itself needs no lock.
 #pragma once
 
 #include <Python.h>
@@ -47,50 +49,62 @@ inline constinit thread_local std::uint64_t behaviour_number = 0;
 void begin_counted_behaviour(MoveCounters* counters) noexcept;
 inline void end_counted_behaviour() noexcept { detail::move_counters = nullptr; }
 
+class SharedCown;
+
 class ValueSlot {
  public:
-  // Takes `value` (a new reference) living in `here`.
-  ValueSlot(PyObject* value, InterpreterLocal& here) noexcept;
+  // Takes `value` (a new reference) living in `here`; `owner` holds the slot.
+  ValueSlot(SharedCown& owner, PyObject* value, InterpreterLocal& here) noexcept;
   ~ValueSlot();
   ValueSlot(const ValueSlot&) = delete;
   ValueSlot& operator=(const ValueSlot&) = delete;
 
   // The value as an object of `here` (whose lock the caller holds), moved
   // there first if it lives elsewhere: a new reference, or null with a
-  // Python error set (a value that cannot move, or was lost).
+  // Python error set (a value that cannot move, or was lost, or is being
+  // moved by code this very move runs).
   PyObject* get(InterpreterLocal& here);  // inline: interpreters.h
   // Replaces the value with `value` (a new reference) living in `here`,
-  // whose lock the caller holds.
-  void set(PyObject* value, InterpreterLocal& here) noexcept;  // inline: interpreters.h
+  // whose lock the caller holds. False, with RuntimeError set and `value`
+  // dropped, while the value is being moved (by code the move runs).
+  bool set(PyObject* value, InterpreterLocal& here) noexcept;  // inline: interpreters.h
 
+  // True if the value is an object of `here` now (or one every interpreter
+  // shares): get() and set() then run no Python code but a finaliser.
+  bool lives_in(const InterpreterLocal& here) const noexcept {
+    return (state_ == State::live && home_ == &here) || state_ == State::anywhere;
+  }
   // The object if it lives in `here` now (borrowed), else null: for the
   // collector's traversal, which must not move anything.
   PyObject* object_in(const InterpreterLocal& here) const noexcept {
     return state_ == State::live && home_ == &here ? object_ : nullptr;
   }
 
-  // For InterpreterLocal::evict_residents, with `home`'s lock held and the
-  // slot taken off its residents: the value leaves home for transit (false,
-  // with nothing changed, if it does not pickle), or is lost with it, and
-  // later uses say `why`.
-  bool leave(InterpreterLocal& home) noexcept;
-  void lose(const char* why) noexcept;
+  // For InterpreterLocal::evict_residents, with `home`'s lock held: the
+  // value leaves home for transit, to be made an object wherever it is used
+  // next; else (it does not pickle, or `keep` is false) it is lost with its
+  // interpreter, and later uses say why.
+  void evict(InterpreterLocal& home, bool keep, const char* why) noexcept;
 
  private:
   enum class State : std::uint8_t {
     live,      // object_ is an object of home_
     anywhere,  // object_ is immortal and shared by every interpreter (None, True, False)
     transit,   // portable_ holds it, in no interpreter
+    moving,    // being pickled or unpickled: code that runs then cannot use it
     lost,      // lost_ says why
   };
   // None, True and False are immortal objects shared by every interpreter.
   static bool shared_everywhere(PyObject* o) noexcept { return o == Py_None || o == Py_True || o == Py_False; }
+  // Makes `value` (a new reference) the slot's, living in `here`.
   void place(PyObject* value, InterpreterLocal& here) noexcept;
-  void drop() noexcept;  // lets go of what the slot holds, wherever it lives
+  // Lets go of a live value of `home` that the slot no longer holds.
+  void let_go(PyObject* object, InterpreterLocal& home) noexcept;
   PyObject* move_here(InterpreterLocal& here);  // get() of a value that lives elsewhere
-  // The value as it leaves home (whose lock the caller holds if `home_locked`),
-  // or null with an error set.
-  std::unique_ptr<Portable> to_transit(bool home_locked);
+  bool set_slow(PyObject* value, InterpreterLocal& here) noexcept;
+  // The live value `object` of home_ as it leaves (home_'s lock held by the
+  // caller if `home_locked`); null with an error set if it does not pickle.
+  std::unique_ptr<Portable> to_transit(PyObject* object, bool home_locked);
   bool move_from_home();
 
   // The counters to charge for a use now, or null if there are none or this
@@ -102,15 +116,15 @@ class ValueSlot {
     return m;
   }
 
+  SharedCown& owner_;
   State state_ = State::anywhere;
   std::uint64_t charged_behaviour_ = 0;  // see charge()
   InterpreterLocal* home_ = nullptr;
   PyObject* object_ = nullptr;
   std::unique_ptr<Portable> portable_;
-  const char* lost_ = nullptr;
+  std::string lost_;
 };
 
-class SharedCown;
 using SharedCownRef = Ref<SharedCown>;
 
 // A core cown with the value it guards: one allocation (from the core's
@@ -119,7 +133,7 @@ using SharedCownRef = Ref<SharedCown>;
 class SharedCown final : public Cown {
  public:
   // Takes `value` (a new reference) living in `here`.
-  SharedCown(PyObject* value, InterpreterLocal& here) noexcept : value_(value, here) {}
+  SharedCown(PyObject* value, InterpreterLocal& here) noexcept : value_(*this, value, here) {}
   static SharedCownRef make(PyObject* value, InterpreterLocal& here) { return SharedCownRef::make(value, here); }
 
   Cown* core() const noexcept { return const_cast<SharedCown*>(this); }

@@ -24,9 +24,14 @@ void begin_counted_behaviour(MoveCounters* counters) noexcept {
   detail::move_counters = counters;
 }
 
-ValueSlot::ValueSlot(PyObject* value, InterpreterLocal& here) noexcept { place(value, here); }
+ValueSlot::ValueSlot(SharedCown& owner, PyObject* value, InterpreterLocal& here) noexcept : owner_(owner) {
+  place(value, here);
+}
 
-ValueSlot::~ValueSlot() { drop(); }
+ValueSlot::~ValueSlot() {
+  // The last reference is gone: no one else uses the slot.
+  if (state_ == State::live) let_go(std::exchange(object_, nullptr), *home_);
+}
 
 void ValueSlot::place(PyObject* value, InterpreterLocal& here) noexcept {
   object_ = value;
@@ -35,51 +40,56 @@ void ValueSlot::place(PyObject* value, InterpreterLocal& here) noexcept {
     state_ = State::anywhere;
   } else {
     state_ = State::live;
-    if (!here.is_main()) here.add_resident(this);
+    if (!here.is_main()) here.add_resident(&owner_);
   }
 }
 
-void ValueSlot::drop() noexcept {
-  switch (state_) {
-    case State::live:
-      if (home_->is_main()) {
-        home_->discard(object_);  // the main interpreter outlives every value that matters
-      } else if (home_->remove_resident(this)) {
-        if (!home_->forsaken()) home_->discard(object_);
-      }  // else evicted meanwhile: state_ says what is left
-      if (state_ == State::transit) portable_.reset();
-      break;
-    case State::anywhere:
-      break;  // immortal
-    case State::transit:
-      portable_.reset();
-      break;
-    case State::lost:
-      break;
-  }
-  object_ = nullptr;
-  state_ = State::lost;
-  lost_ = "the value was dropped";
+void ValueSlot::let_go(PyObject* object, InterpreterLocal& home) noexcept {
+  if (!home.is_main()) home.remove_resident(&owner_);
+  // The main interpreter outlives every value that matters; a forsaken one
+  // (a forked child's copy of the parent's) cannot be entered.
+  if (home.is_main() || !home.forsaken()) home.discard(object);
 }
 
-bool ValueSlot::leave(InterpreterLocal& home) noexcept {
-  std::unique_ptr<Portable> travelling = to_transit(true);
-  if (!travelling) {
-    PyErr_Clear();
+bool ValueSlot::set_slow(PyObject* value, InterpreterLocal& here) noexcept {
+  if (state_ == State::moving) {
+    Py_DECREF(value);
+    PyErr_SetString(PyExc_RuntimeError,
+                    "this cown's value is being moved between interpreters; code that the move runs (a "
+                    "__reduce__ or __setstate__) cannot use it");
     return false;
   }
-  Py_DECREF(object_);  // the caller holds home's lock
-  object_ = nullptr;
-  portable_ = std::move(travelling);
-  state_ = State::transit;
+  // The slot holds the new value before the old one goes: the old one's
+  // finaliser may run code that uses this cown.
+  const State was = state_;
+  PyObject* old = std::exchange(object_, nullptr);
+  InterpreterLocal* old_home = home_;
+  std::unique_ptr<Portable> old_portable = std::move(portable_);
+  place(value, here);
+  if (was == State::live) let_go(old, *old_home);
   return true;
 }
 
-void ValueSlot::lose(const char* why) noexcept {
-  Py_DECREF(object_);  // the caller holds home's lock
+void ValueSlot::evict(InterpreterLocal& home, bool keep, const char* why) noexcept {
+  if (state_ != State::live || home_ != &home) return;
+  PyObject* object = object_;
+  std::string failure;
+  if (keep) {
+    state_ = State::moving;
+    std::unique_ptr<Portable> travelling = to_transit(object, true);
+    if (travelling) {
+      object_ = nullptr;
+      portable_ = std::move(travelling);
+      state_ = State::transit;
+      Py_DECREF(object);  // last: the caller holds home's lock
+      return;
+    }
+    failure = take_error_text();
+  }
   object_ = nullptr;
   state_ = State::lost;
-  lost_ = why;
+  lost_ = failure.empty() ? why : std::string(why) + " (" + failure + ")";
+  Py_DECREF(object);  // last: the caller holds home's lock
 }
 
 PyObject* ValueSlot::move_here(InterpreterLocal& here) {
@@ -87,7 +97,12 @@ PyObject* ValueSlot::move_here(InterpreterLocal& here) {
     case State::anywhere:
       return Py_NewRef(object_);  // get() takes it first
     case State::lost:
-      PyErr_Format(PyExc_RuntimeError, "this cown's value is gone: %s", lost_);
+      PyErr_Format(PyExc_RuntimeError, "this cown's value is gone: %s", lost_.c_str());
+      return nullptr;
+    case State::moving:
+      PyErr_SetString(PyExc_RuntimeError,
+                      "this cown's value is being moved between interpreters; code that the move runs (a "
+                      "__reduce__ or __setstate__) cannot use it");
       return nullptr;
     case State::live:
       if (home_->forsaken()) {
@@ -101,28 +116,34 @@ PyObject* ValueSlot::move_here(InterpreterLocal& here) {
     case State::transit:
       break;
   }
-  // In transit now: make it an object of `here`.
-  PyObject* made = portable_->make(here);
-  if (made == nullptr) return nullptr;  // still in transit: a later use may succeed
+  // In transit now: make it an object of `here`. Moving while that runs, so
+  // that unpickling code that uses this cown gets an error, not the half-made value.
+  std::unique_ptr<Portable> arriving = std::move(portable_);
+  state_ = State::moving;
+  PyObject* made = arriving->make(here);
+  if (made == nullptr) {  // still in transit: a later use may succeed
+    portable_ = std::move(arriving);
+    state_ = State::transit;
+    return nullptr;
+  }
   if (MoveCounters* m = charge()) {
     m->values_moved_in.add();
-    m->bytes_moved_in.add(portable_->size());
+    m->bytes_moved_in.add(arriving->size());
   }
-  portable_.reset();
   place(made, here);
   return Py_NewRef(made);
 }
 
-std::unique_ptr<Portable> ValueSlot::to_transit(bool home_locked) {
+std::unique_ptr<Portable> ValueSlot::to_transit(PyObject* object, bool home_locked) {
   // Small immutable values are copied without entering their interpreter.
-  if (std::optional<Portable> copied = Portable::copy(object_)) return std::make_unique<Portable>(std::move(*copied));
+  if (std::optional<Portable> copied = Portable::copy(object)) return std::make_unique<Portable>(std::move(*copied));
   InterpreterLocal& home = *home_;
   std::optional<Portable> pickled;
   std::string failure;
   {
     std::optional<Visit> visit;
     if (!home_locked) visit.emplace(home);
-    pickled = Portable::pickle(object_, home);
+    pickled = Portable::pickle(object, home);
     if (!pickled) failure = take_error_text();
     home.collect();
   }
@@ -135,13 +156,17 @@ std::unique_ptr<Portable> ValueSlot::to_transit(bool home_locked) {
 
 bool ValueSlot::move_from_home() {
   InterpreterLocal& home = *home_;
-  std::unique_ptr<Portable> travelling = to_transit(false);
-  if (!travelling) return false;
-  if (!home.is_main()) home.remove_resident(this);
-  home.discard(object_);
+  PyObject* object = object_;
+  state_ = State::moving;
+  std::unique_ptr<Portable> travelling = to_transit(object, false);
+  if (!travelling) {
+    state_ = State::live;
+    return false;
+  }
   object_ = nullptr;
   portable_ = std::move(travelling);
   state_ = State::transit;
+  let_go(object, home);
   return true;
 }
 

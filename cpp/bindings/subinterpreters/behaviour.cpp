@@ -160,7 +160,7 @@ void SubinterpreterBehaviour::run() {
     }
   }
   if (value != nullptr) {
-    result_->value().set(value, here);
+    (void)result_->value().set(value, here);  // the result cown: only this behaviour has used it
   } else {
     PyObject* exception = take_raised_exception();
     if (exception == nullptr) {  // a failure that set no error: say so rather than lose it
@@ -168,7 +168,7 @@ void SubinterpreterBehaviour::run() {
       exception = take_raised_exception();
     }
     record(exception, here, context.index());
-    result_->value().set(exception, here);
+    (void)result_->value().set(exception, here);
     result_->set_raised(true);
   }
   Py_XDECREF(args);

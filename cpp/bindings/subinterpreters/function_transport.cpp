@@ -150,8 +150,11 @@ bool carry_captures(PyObject* fn, Captures& out, std::vector<PyObject*>& enclosi
   if (PyObject* closure = PyFunction_GET_CLOSURE(fn)) {
     out.cells.resize(static_cast<std::size_t>(PyTuple_GET_SIZE(closure)));
     for (std::size_t i = 0; ok && i < out.cells.size(); ++i) {
-      ok = carry_capture(PyCell_GET(PyTuple_GET_ITEM(closure, static_cast<Py_ssize_t>(i))), out.cells[i],
-                         enclosing, here);
+      // Held while carried: making a recipe runs Python code, during which
+      // another thread may rebind the variable.
+      PyObject* held = Py_XNewRef(PyCell_GET(PyTuple_GET_ITEM(closure, static_cast<Py_ssize_t>(i))));
+      ok = carry_capture(held, out.cells[i], enclosing, here);
+      Py_XDECREF(held);
     }
   }
   if (PyObject* defaults = PyFunction_GET_DEFAULTS(fn); ok && defaults != nullptr) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../interpreter_exit.h"
+#include "../outside_use.h"
 #include "keeper.h"
 #include "worker_module.h"
 
@@ -26,7 +27,7 @@ InterpreterLocal* InterpreterPool::find(PyInterpreterState* interpreter) const n
   const std::size_t n = size_.load(std::memory_order_acquire);
   for (std::size_t k = 0; k < n; ++k) {
     InterpreterLocal* local = entries_[k].load(std::memory_order_acquire);
-    if (local->interpreter() == interpreter) return local;
+    if (local != nullptr && local->interpreter() == interpreter) return local;
   }
   return nullptr;
 }
@@ -34,7 +35,8 @@ InterpreterLocal* InterpreterPool::find(PyInterpreterState* interpreter) const n
 bool InterpreterPool::is_cown_type(PyTypeObject* type) const noexcept {
   const std::size_t n = size_.load(std::memory_order_acquire);
   for (std::size_t k = 0; k < n; ++k) {
-    if (entries_[k].load(std::memory_order_acquire)->cown_type == type) return true;
+    const InterpreterLocal* local = entries_[k].load(std::memory_order_acquire);
+    if (local != nullptr && local->ready() && local->cown_type == type) return true;
   }
   return false;
 }
@@ -152,6 +154,7 @@ bool InterpreterPool::make(std::size_t k, const std::vector<std::string>& path, 
     return false;
   }
   made_with_[k] = made;
+  local->mark_ready();
   PyEval_SaveThread();
   PyEval_RestoreThread(main_ts);
   return true;
@@ -184,6 +187,21 @@ void InterpreterPool::prepare(std::size_t n, const std::string& described) {
   }
 }
 
+void InterpreterPool::evict_values() {
+  if (size_.load(std::memory_order_acquire) == 0) return;
+  OutsideUse turn;  // as in close()
+  std::unique_lock<std::mutex> guard(mutex_, std::defer_lock);
+  {
+    nb::gil_scoped_release unlocked;  // as in prepare()
+    guard.lock();
+  }
+  for (std::size_t k = 0; k < size_.load(std::memory_order_relaxed); ++k) {
+    Visit visit(at(k));
+    at(k).evict_residents(true, "it did not pickle, and a run under executor=\"threads\" took it out of the "
+                                "sub-interpreter it lived in");
+  }
+}
+
 bool InterpreterPool::drive_out_workers(std::size_t n) {
   auto busy = [&] {
     std::size_t count = 0;
@@ -204,6 +222,8 @@ bool InterpreterPool::drive_out_workers(std::size_t n) {
 }
 
 void InterpreterPool::close(bool bring_values_home) {
+  // Values that live in the interpreters are not used meanwhile (outside_use.h).
+  OutsideUse turn;
   std::unique_lock<std::mutex> guard(mutex_, std::defer_lock);
   {
     nb::gil_scoped_release unlocked;  // as in prepare()
@@ -236,8 +256,9 @@ void InterpreterPool::close(bool bring_values_home) {
       local.forsake();  // kept, never freed: a slot that named it must still read its flag
     }
   });
-  size_.store(0, std::memory_order_release);
+  // Entries first: a reader that still sees the old size finds them empty.
   for (std::size_t k = 0; k < n; ++k) entries_[k].store(nullptr, std::memory_order_release);
+  size_.store(0, std::memory_order_release);
 }
 
 #else
@@ -248,6 +269,8 @@ void InterpreterPool::prepare(std::size_t, const std::string&) {
 }
 
 void InterpreterPool::close(bool) {}
+
+void InterpreterPool::evict_values() {}
 
 #endif
 

@@ -44,8 +44,8 @@ class InterpreterPool {
   // True if `type` is boc's cown type in one of the pool's interpreters.
   bool is_cown_type(PyTypeObject* type) const noexcept;
 
-  // Destroys every interpreter, with no run in progress (main interpreter's
-  // lock held). Before a fork() (CPython cannot fork a process that has
+  // Destroys every interpreter, with no run under "subinterpreters" in
+  // progress (main interpreter's lock held). Before a fork() (CPython cannot fork a process that has
   // sub-interpreters: the child crashes), the values that live in them are
   // brought into the main interpreter first; at interpreter exit they are
   // lost. Later runs make new interpreters. A worker of a run
@@ -54,6 +54,10 @@ class InterpreterPool {
   // leave within a second (blocked outside Python), the process ends by
   // SIGINT at once.
   void close(bool bring_values_home);
+  // Every value that lives in the interpreters leaves them for transit (or
+  // is lost, if it does not pickle); the interpreters stay. Main
+  // interpreter's lock held, no run in progress.
+  void evict_values();
   // In a forked child: the parent's interpreters cannot be entered here
   // (their locks may be held by threads that do not exist; CPython has
   // cleared them). The child gets a pool of its own, whose later runs make

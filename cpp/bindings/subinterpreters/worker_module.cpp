@@ -1,6 +1,8 @@
 #include "worker_module.h"
 
 #include <new>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "../arity.h"
@@ -98,7 +100,7 @@ int cown_set_value(PyObject* self, PyObject* value, void*) {
     PyErr_SetString(PyExc_AttributeError, "a cown's value cannot be deleted; assign None instead");
     return -1;
   }
-  c->value().set(Py_NewRef(value), current_local());
+  if (!c->value().set(Py_NewRef(value), current_local())) return -1;
   c->set_raised(false);
   return 0;
 }
@@ -274,6 +276,53 @@ PyObject* cown_from_token_fn(PyObject*, PyObject* args) {
   return made;
 }
 
+// _main_attribute(name): __main__.<name> of the main interpreter, pickled
+// there by value (boc._transport.export_main_attribute) and unpickled here,
+// for the stand-in __main__ of this one (AttributeError if there is none,
+// TypeError if it does not pickle). Cowns it refers to come along.
+PyObject* main_attribute_fn(PyObject*, PyObject* name) {
+  const char* utf8 = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : nullptr;
+  if (utf8 == nullptr) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "_main_attribute takes a name");
+    return nullptr;
+  }
+  const std::string wanted = utf8;
+  std::string data, failure;
+  std::vector<SharedCownRef> cowns;
+  PyObject* kind = PyExc_TypeError;
+  {
+    InterpreterLocal& main = main_local();
+    Visit visit(main);
+    PyObject* exporter = main.transport("export_main_attribute");
+    PyObject* arg = exporter != nullptr ? PyUnicode_FromString(wanted.c_str()) : nullptr;
+    std::vector<SharedCownRef>* outer = std::exchange(cowns_being_pickled(), &cowns);
+    PyObject* exported = arg != nullptr ? PyObject_CallOneArg(exporter, arg) : nullptr;
+    cowns_being_pickled() = outer;
+    Py_XDECREF(arg);
+    if (exported != nullptr && PyBytes_Check(exported)) {
+      data.assign(PyBytes_AS_STRING(exported), static_cast<std::size_t>(PyBytes_GET_SIZE(exported)));
+    } else {
+      if (exported == nullptr && PyErr_ExceptionMatches(PyExc_AttributeError)) kind = PyExc_AttributeError;
+      failure = exported == nullptr ? take_error_text() : "the exporter returned something other than bytes";
+    }
+    Py_XDECREF(exported);
+  }
+  if (!failure.empty()) {
+    PyErr_SetString(kind, failure.c_str());
+    return nullptr;
+  }
+  InterpreterLocal& here = current_local();
+  PyObject* loads = here.transport("loads");
+  PyObject* bytes = loads != nullptr ? PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size()))
+                                     : nullptr;
+  if (bytes == nullptr) return nullptr;
+  const std::vector<SharedCownRef>* outer = std::exchange(cowns_being_unpickled(), &cowns);
+  PyObject* value = PyObject_CallOneArg(loads, bytes);
+  cowns_being_unpickled() = outer;
+  Py_DECREF(bytes);
+  return value;
+}
+
 // What only the main interpreter does. Inside a behaviour, the functions
 // that wait say so as they do under executor="threads".
 PyObject* refuse(const char* what, bool waits) {
@@ -308,6 +357,7 @@ PyObject* nothing(PyObject*, PyObject*, PyObject*) { Py_RETURN_NONE; }
 #define BOC_ANY_ARGS(f) reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(f)), METH_VARARGS | METH_KEYWORDS
 PyMethodDef module_functions[] = {
     {"_cown_from_token", cown_from_token_fn, METH_VARARGS, nullptr},
+    {"_main_attribute", main_attribute_fn, METH_O, nullptr},
     {"schedulers", schedulers_fn, METH_NOARGS, nullptr},
     {"executors", executors_fn, METH_NOARGS, nullptr},
     {"start", BOC_ANY_ARGS(refuse_start), nullptr},

@@ -36,6 +36,17 @@ class Cown {
     // keeps the cown alive; no other memory is published by the increment.
     refs_.fetch_add(1, std::memory_order_relaxed);
   }
+  // A new reference unless the last one is gone (the cown is being
+  // deleted): for holders of plain pointers, such as a registry that the
+  // cown's destructor removes it from.
+  bool try_retain() noexcept {
+    std::uint32_t n = refs_.load(std::memory_order_relaxed);
+    // Relaxed, as retain(): the pointer's holder keeps the memory valid
+    // until the destructor has unregistered it, and nothing is published.
+    while (n != 0 && !refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
+    }
+    return n != 0;
+  }
   void release() noexcept {
     // Release so that every use through this reference happens before the
     // delete; acquire (on the last one) so the deleting thread sees them all.
