@@ -59,24 +59,6 @@ def run(workers, p):
 
 
 if __name__ == "__main__":
-    import json
-    import sys
+    from _driver import measure
 
-    spec = json.loads(sys.argv[1])
-    if spec.get("warmup_params"):
-        run(spec["workers"], spec["warmup_params"])
-    p = spec["params"]
-    elapsed, ran, stats = run(spec["workers"], p)
-    if ran != p["transfers"]:
-        print(f"count check failed: {ran} ran, {p['transfers']} expected", file=sys.stderr)
-        sys.exit(3)
-    result = {
-        "throughput": ran / elapsed,
-        "elapsed_s": elapsed,
-        "items": ran,
-        "expected": p["transfers"],
-        "params": p,
-        "stats": stats,
-        "options": {},
-    }
-    print("BOC-RESULT " + json.dumps(result), flush=True)
+    measure(run, lambda p, workers: p, lambda p: p["transfers"])

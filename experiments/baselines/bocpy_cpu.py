@@ -44,7 +44,7 @@ def run(workers, p):
     return elapsed, ran, [dict(w, worker=i) for i, w in enumerate(stats)]
 
 
-def resolved(p):
+def resolved(p, workers):
     """As experiments/cpu.py resolves them."""
     spins = max(1, round(p["body_us"] * p["spins_per_us"]))
     behaviours = max(p["cowns"], round(p["work_ms"] * 1000 / p["body_us"]))
@@ -52,24 +52,6 @@ def resolved(p):
 
 
 if __name__ == "__main__":
-    import json
-    import sys
+    from _driver import measure
 
-    spec = json.loads(sys.argv[1])
-    if spec.get("warmup_params"):
-        run(spec["workers"], resolved(spec["warmup_params"]))
-    p = resolved(spec["params"])
-    elapsed, ran, stats = run(spec["workers"], p)
-    if ran != p["behaviours"]:
-        print(f"count check failed: {ran} ran, {p['behaviours']} expected", file=sys.stderr)
-        sys.exit(3)
-    result = {
-        "throughput": ran / elapsed,
-        "elapsed_s": elapsed,
-        "items": ran,
-        "expected": p["behaviours"],
-        "params": p,
-        "stats": stats,
-        "options": {},
-    }
-    print("BOC-RESULT " + json.dumps(result), flush=True)
+    measure(run, resolved, lambda p: p["behaviours"])

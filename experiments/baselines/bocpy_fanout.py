@@ -46,10 +46,11 @@ def schedule_step(state, children, steps, child_iters):
             schedule_step(state, children, steps, child_iters)
 
 
-def run(workers, producers, children, steps, child_iters):
+def run(workers, p):
     """One run from start to wait; children/s from first dispatch to quiescence."""
     import time
 
+    producers, children, steps, child_iters = p["producers"], p["children"], p["steps"], p["child_iters"]
     start(worker_count=workers)
     states = [Cown((draw(seed), 0)) for seed in range(producers)]
     t0 = time.perf_counter()
@@ -69,32 +70,12 @@ def run(workers, producers, children, steps, child_iters):
     return elapsed, dispatched - producer_steps, [dict(w, worker=i) for i, w in enumerate(stats)]
 
 
+def resolved(p, workers):
+    """As experiments/fanout.py resolves them."""
+    return dict(p, producers=p["producers"] or max(1, workers // 4), children=p["children"] or 4 * workers)
+
+
 if __name__ == "__main__":
-    import json
-    import sys
+    from _driver import measure
 
-    spec = json.loads(sys.argv[1])
-    workers = spec["workers"]
-
-    def resolved(p):
-        return dict(p, producers=p["producers"] or max(1, workers // 4), children=p["children"] or 4 * workers)
-
-    if spec.get("warmup_params"):
-        w = resolved(spec["warmup_params"])
-        run(workers, w["producers"], w["children"], w["steps"], w["child_iters"])
-    p = resolved(spec["params"])
-    elapsed, children_run, stats = run(workers, p["producers"], p["children"], p["steps"], p["child_iters"])
-    expected = p["producers"] * p["children"] * p["steps"]
-    if children_run != expected:
-        print(f"count check failed: {children_run} ran, {expected} expected", file=sys.stderr)
-        sys.exit(3)
-    result = {
-        "throughput": children_run / elapsed,
-        "elapsed_s": elapsed,
-        "items": children_run,
-        "expected": expected,
-        "params": p,
-        "stats": stats,
-        "options": {},
-    }
-    print("BOC-RESULT " + json.dumps(result), flush=True)
+    measure(run, resolved, lambda p: p["producers"] * p["children"] * p["steps"])
