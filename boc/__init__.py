@@ -26,6 +26,7 @@ from boc.runtime import (
     sources,
     start,
     stats,
+    unavailable_executors,
     wait,
     when,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "sources",
     "start",
     "stats",
+    "unavailable_executors",
     "wait",
     "when",
 ]

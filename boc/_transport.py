@@ -29,6 +29,7 @@ import pickle
 import re
 import reprlib
 import sys
+import threading
 import traceback
 import types
 from typing import Any
@@ -98,11 +99,17 @@ def _by_value(fn: types.FunctionType, module: str | None) -> bytes:
         return _dumps(template)
     # The module's own functions and classes that the body names travel with
     # it, so that a worker where the module does not import can still run it.
-    cloudpickle.register_pickle_by_value(sys.modules[module])
-    try:
-        return _dumps(template)
-    finally:
-        cloudpickle.unregister_pickle_by_value(sys.modules[module])
+    # cloudpickle's list of such modules is global: the lock keeps another
+    # thread from taking the module off it while this pickle is made.
+    with _by_value_lock:
+        cloudpickle.register_pickle_by_value(sys.modules[module])
+        try:
+            return _dumps(template)
+        finally:
+            cloudpickle.unregister_pickle_by_value(sys.modules[module])
+
+
+_by_value_lock = threading.Lock()
 
 
 def recipe(fn: types.FunctionType) -> tuple[str | None, bytes | None, bytes | None]:

@@ -18,6 +18,7 @@ _MAX_WORKERS = 1024
 _SCHEDULERS: dict[str, dict[str, Any]] = _core.schedulers()
 DEFAULT_SCHEDULER = "workstealing" if "workstealing" in _SCHEDULERS else "central"
 _EXECUTORS: dict[str, str] = _core.executors()
+_UNAVAILABLE_EXECUTORS: dict[str, str] = _core.unavailable_executors()
 # The executor of a start() that names none: BOC_EXECUTOR if set, else threads.
 DEFAULT_EXECUTOR = os.environ.get("BOC_EXECUTOR") or "threads"
 
@@ -42,20 +43,39 @@ def executors() -> dict[str, str]:
     """How Python bodies can run in this interpreter: name -> one-line description.
 
     ``"threads"`` (the default) runs bodies on the worker threads in this
-    interpreter; ``"subinterpreters"`` (CPython 3.12+) gives each worker a
-    sub-interpreter with its own lock, so bodies run in parallel.
+    interpreter (in parallel on a free-threaded CPython, one at a time
+    otherwise); ``"subinterpreters"`` (CPython 3.12+ with an interpreter
+    lock) gives each worker a sub-interpreter with its own lock, so bodies
+    run in parallel.
     """
     return dict(_EXECUTORS)
+
+
+def unavailable_executors() -> dict[str, str]:
+    """Executors boc has that this interpreter cannot run: name -> why not.
+
+    ``"subinterpreters"`` needs CPython 3.12 or later with an interpreter
+    lock; on a free-threaded CPython, ``"threads"`` runs bodies in parallel.
+    """
+    return dict(_UNAVAILABLE_EXECUTORS)
+
+
+def executor_error(name: str) -> str | None:
+    """Why ``name`` is not an executor of this interpreter, or None if it is."""
+    if name in _EXECUTORS:
+        return None
+    available = ", ".join(_EXECUTORS)
+    why = _UNAVAILABLE_EXECUTORS.get(name)
+    what = f"executor {name!r} is not available here: {why}" if why else f"unknown executor {name!r}"
+    return f"{what}; available in this interpreter: {available}"
 
 
 def _check_executor(executor: str) -> str:
     if not isinstance(executor, str):
         raise TypeError(f"executor must be a str, got {type(executor).__name__}")
-    if executor not in _EXECUTORS:
-        hint = " (it needs CPython 3.12 or later)" if executor == "subinterpreters" else ""
-        raise ValueError(
-            f"unknown executor {executor!r}{hint}; available in this interpreter: {', '.join(_EXECUTORS)}"
-        )
+    error = executor_error(executor)
+    if error:
+        raise ValueError(error)
     return executor
 
 
@@ -149,22 +169,35 @@ def _start_for_scheduling() -> None:
     _core.start(*_resolve(DEFAULT_SCHEDULER, None, {}), _check_executor(DEFAULT_EXECUTOR), True)
 
 
-def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> Callable[[Callable[..., Any]], Cown]:
-    """Schedule the decorated function as a behaviour on the given cowns.
+_Decorator = Callable[[Callable[..., Any]], Cown]
 
-    Each argument is a :class:`Cown` or a list/tuple of Cowns (a group, passed
-    to the function as a list). The function runs once the behaviour holds
-    every cown, after all behaviours scheduled earlier on any of them, and is
-    called with one positional argument per argument of ``when``. The
-    decorator returns a Cown that receives the function's return value, or
-    the exception it raised (also in that cown's ``exception``).
 
-    Callable from any thread and from inside behaviours; starts the runtime
-    with defaults if it is not running. Arguments are checked at once
-    (TypeError), and the function's parameters when it is given (TypeError);
-    nothing is scheduled when a check fails.
-    """
-    return _core.When(*args)
+def _when_made_by(make: Callable[..., _Decorator]) -> Callable[..., _Decorator]:
+    # when() reaches the native class through this closure, not a module
+    # global: at interpreter exit CPython may set boc's globals to None before
+    # the finalisers that schedule run (the free-threaded build does), and
+    # those must still get the runtime's RuntimeError.
+    def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> _Decorator:
+        """Schedule the decorated function as a behaviour on the given cowns.
+
+        Each argument is a :class:`Cown` or a list/tuple of Cowns (a group, passed
+        to the function as a list). The function runs once the behaviour holds
+        every cown, after all behaviours scheduled earlier on any of them, and is
+        called with one positional argument per argument of ``when``. The
+        decorator returns a Cown that receives the function's return value, or
+        the exception it raised (also in that cown's ``exception``).
+
+        Callable from any thread and from inside behaviours; starts the runtime
+        with defaults if it is not running. Arguments are checked at once
+        (TypeError), and the function's parameters when it is given (TypeError);
+        nothing is scheduled when a check fails.
+        """
+        return make(*args)
+
+    return when
+
+
+when = _when_made_by(_core.When)
 
 
 def _check_timeout(timeout: float | None) -> float | None:

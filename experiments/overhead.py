@@ -23,6 +23,7 @@ import time
 from typing import Callable
 
 import boc
+from boc.runtime import executor_error
 import boc.native
 
 
@@ -115,8 +116,8 @@ def main() -> None:
         if name not in boc.schedulers():
             parser.error(f"unknown scheduler {name!r}; available: {', '.join(sorted(boc.schedulers()))}")
     for name in executors:
-        if name not in boc.executors():
-            parser.error(f"unknown executor {name!r}; available in this interpreter: {', '.join(boc.executors())}")
+        if error := executor_error(name):
+            parser.error(error)
     for shape in shapes:
         if shape not in SHAPES:
             parser.error(f"unknown shape {shape!r}; available: {', '.join(SHAPES)}")

@@ -112,6 +112,28 @@ def test_empty_group_is_passed_as_empty_list(scheduler: str) -> None:
     assert result.value == []
 
 
+
+def test_a_body_changing_its_group_list_does_not_change_the_decorator(scheduler: str) -> None:
+    """Each behaviour gets its own group list: a body that empties it or adds
+    a non-cown leaves the decorator's cowns as given for its next use."""
+    boc.start(scheduler, workers=2)
+    a, b = boc.Cown(1), boc.Cown(2)
+    schedule = boc.when([a, b])
+
+    def vandal(group: list) -> int:
+        total = sum(c.value for c in group)
+        group.clear()
+        group.append("not a cown")
+        return total
+
+    first = schedule(vandal)
+    boc.wait()
+    boc.start(scheduler, workers=2)
+    second = schedule(vandal)
+    boc.wait()
+    assert (first.exception, second.exception) == (None, None)
+    assert (first.value, second.value) == (3, 3)
+
 def test_duplicate_cown_is_acquired_once_and_passed_twice(scheduler: str) -> None:
     """Naming one cown twice (also inside a group) neither deadlocks nor copies it."""
     boc.start(scheduler, workers=2)

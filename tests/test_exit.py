@@ -211,12 +211,14 @@ def test_when_after_the_exit_hook_is_a_clear_error(scheduler: str) -> None:
             boc.when(c)(lambda c: setattr(c, "value", c.value + 1))
 
         class SchedulesWhenCollected:
-            def __del__(self):
+            # What __del__ uses is bound here: finalisation may clear the
+            # module's globals first (free-threaded CPython does).
+            def __del__(self, write=os.write, when=boc.when, Cown=boc.Cown):
                 try:
-                    boc.when(boc.Cown(0))(lambda c: None)
-                    os.write(1, b"del when accepted\\n")
+                    when(Cown(0))(lambda c: None)
+                    write(1, b"del when accepted\\n")
                 except RuntimeError:
-                    os.write(1, b"del when refused\\n")
+                    write(1, b"del when refused\\n")
 
         keep = SchedulesWhenCollected()  # collected when __main__ is torn down
         """,

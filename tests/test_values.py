@@ -6,16 +6,17 @@ executor's run to the next. Each program runs in a fresh interpreter
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
+import boc
 from conftest import assert_clean_end, run_script
 
 # Each program picks its executors itself: one run of each test.
 pytestmark = pytest.mark.executor("threads")
 
-needs_subinterpreters = pytest.mark.skipif(sys.version_info < (3, 12), reason="sub-interpreters need CPython 3.12+")
+needs_subinterpreters = pytest.mark.skipif(
+    "subinterpreters" not in boc.executors(), reason=boc.unavailable_executors().get("subinterpreters", "")
+)
 
 
 def test_a_finaliser_that_reads_the_cown_sees_the_new_value() -> None:

@@ -16,6 +16,9 @@ enum class Executor { threads, subinterpreters };
 // The executors this interpreter has, in order: (name, one-line description).
 std::vector<std::pair<std::string, std::string>> available_executors();
 
+// The executors boc has that this interpreter cannot run: (name, why not).
+std::vector<std::pair<std::string, std::string>> unavailable_executors();
+
 // The executor called `name`; ValueError naming the available ones if none is.
 Executor executor_named(const std::string& name);
 const char* name_of(Executor e) noexcept;

@@ -44,10 +44,14 @@ nb::object abandon_at_exit() {
 void end_by_sigint_now() {
   // What finalisation would still print is printed now.
   for (const char* name : {"stdout", "stderr"}) {
-    PyObject* stream = PySys_GetObject(name);  // borrowed
+    // A strong reference: another thread may replace the stream meanwhile.
+    PyObject* sys = PyImport_ImportModule("sys");
+    PyObject* stream = sys != nullptr ? PyObject_GetAttrString(sys, name) : nullptr;
     PyObject* done = stream != nullptr && stream != Py_None ? PyObject_CallMethod(stream, "flush", nullptr) : nullptr;
     if (done == nullptr) PyErr_Clear();
     Py_XDECREF(done);
+    Py_XDECREF(stream);
+    Py_XDECREF(sys);
   }
   ::signal(SIGINT, SIG_DFL);
   ::kill(::getpid(), SIGINT);

@@ -11,6 +11,8 @@
 // behaviours scheduled from threads outside the runtime wait for the turn
 // to end (OutsideScheduling). Behaviours scheduled by running bodies need
 // no such wait: while a body runs, no use outside behaviours is allowed.
+// On a free-threaded CPython there is no interpreter lock to make even a
+// plain read one step, so every use outside behaviours takes its turn.
 #pragma once
 
 namespace boc::python {

@@ -101,10 +101,17 @@ auto with_access(PyCown& c, Use&& use) {
     if (!check_held(*c.state)) throw nb::python_error();
     return use();
   }
+#ifndef Py_GIL_DISABLED
+  // The interpreter lock makes a read or an assignment of a value that is
+  // already here one step, against other outside threads too.
   check_none_in_flight();
   if (c.state->value().lives_in(main_local())) return use();
+#endif
+  // Without that lock, two outside threads could free the value one of them
+  // is reading; the turn orders them, and holds back outside scheduling, so
+  // the check below stays true until use() returns.
   OutsideUse turn;
-  check_none_in_flight();  // again: a behaviour may have been scheduled while this thread waited
+  check_none_in_flight();
   return use();
 }
 
@@ -113,6 +120,9 @@ void init(nb::handle self, nb::object value) {
     raise_type_error(std::string("Cown.__init__ needs a boc.Cown to initialise, got ") +
                      nb::type_name(self.type()).c_str());
   }
+  // Two threads initialising one object must not both get past the check
+  // (the interpreter lock makes it one step; without it, this guard does).
+  nb::ft_object_guard guard(self);
   if (nb::inst_ready(self)) {
     raise_type_error(
         "Cown.__init__ was called on a cown that is already initialised; a cown is initialised once (its "

@@ -13,11 +13,11 @@ namespace boc::python {
 namespace {
 thread_local PythonWorker* this_worker = nullptr;
 
+#ifndef Py_GIL_DISABLED
 // How long a worker waits for its turn (below) before it competes for the
 // interpreter lock anyway: about CPython's switch interval.
 constexpr std::chrono::milliseconds turn_wait{5};
 
-#ifndef Py_GIL_DISABLED
 // Workers take turns at the interpreter lock. Without this, a worker that
 // found one behaviour would block on the lock and, after CPython's switch
 // interval, force the running worker off it in the middle of a stream of
@@ -133,6 +133,12 @@ void PythonWorker::give_back_turn() noexcept {
 }
 
 void PythonWorker::after_behaviour() noexcept {
+#ifdef Py_GIL_DISABLED
+  // No lock to keep: stay attached to the interpreter only while a body
+  // runs, since the collector stops the world for every attached thread,
+  // and a native body or the search for the next behaviour would hold it up.
+  let_go();
+#else
   // Only after a non-Python body: between Python bodies the lock stays, and
   // CPython's own switching hands it to any thread that asks for it (a
   // thread that waits a switch interval makes the holder drop it at its next
@@ -140,6 +146,7 @@ void PythonWorker::after_behaviour() noexcept {
   // that: CPython counts the retake as a switch and the waiter goes on
   // waiting, for ever if the bodies keep coming.
   if (held_ && !ran_python_) let_go();
+#endif
   ran_python_ = false;
 }
 

@@ -17,6 +17,8 @@ namespace boc::python {
 // switch interval shares it with other threads meanwhile.
 // Workers also take turns at the lock, so that they trade it when one runs
 // out of Python work rather than whenever CPython's switch interval ends.
+// On a free-threaded CPython there is no lock: a worker attaches to the
+// interpreter for each Python body and takes no turns.
 class PythonWorker final : public WorkerResource {
  public:
   // The calling worker's instance, created on first use.

@@ -34,11 +34,12 @@ nb::dict report_to_dict(const WorkerReport& r, const SchedulerInfo& info) {
 }
 
 // Makes sure the pool has an interpreter per worker; each gets what
-// boc.schedulers() and boc.executors() say here, for bodies there to read.
+// boc.schedulers(), boc.executors() and boc.unavailable_executors() say
+// here, for bodies there to read.
 void prepare_interpreters(std::size_t workers) {
   nb::module_ core = nb::module_::import_("boc._core");
   nb::bytes described = nb::borrow<nb::bytes>(nb::module_::import_("pickle").attr("dumps")(
-      nb::make_tuple(core.attr("schedulers")(), core.attr("executors")())));
+      nb::make_tuple(core.attr("schedulers")(), core.attr("executors")(), core.attr("unavailable_executors")())));
   InterpreterPool::instance().prepare(workers, std::string(described.c_str(), described.size()));
 }
 
@@ -177,8 +178,26 @@ nb::list Run::errors_so_far(bool stopped) {
   return out;
 }
 
+std::vector<std::exception_ptr> Run::native_errors() {
+  std::vector<std::exception_ptr> taken = runtime_->take_errors();
+  std::lock_guard<std::mutex> guard(errors_mutex_);
+  native_errors_.insert(native_errors_.end(), taken.begin(), taken.end());
+  return native_errors_;
+}
+
+nb::object Run::result() {
+  std::lock_guard<std::mutex> guard(result_mutex_);
+  return result_;
+}
+
+nb::object Run::publish(nb::object made) {
+  std::lock_guard<std::mutex> guard(result_mutex_);
+  if (!result_.is_valid()) result_ = std::move(made);
+  return result_;
+}
+
 nb::tuple Run::finish(std::optional<double> timeout_s) {
-  if (!result_.is_valid()) {
+  if (!result().is_valid()) {
     if (!quiesce_interruptibly(*runtime_, timeout_s)) raise_timeout(*runtime_, *timeout_s);
     // Quiescent once; now refuse outside threads, and wait for anything
     // they scheduled in between (bodies may still schedule: they finish).
@@ -192,10 +211,11 @@ nb::tuple Run::finish(std::optional<double> timeout_s) {
   }
   // A caller that got here while another (or a signal handler inside this
   // call) made the result finds it made.
-  if (!result_.is_valid()) {
+  nb::object made = result();
+  if (!made.is_valid()) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     nb::list errors = errors_so_far(true);
-    for (const std::exception_ptr& e : runtime_->take_errors()) {
+    for (const std::exception_ptr& e : native_errors()) {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& native) {
@@ -204,12 +224,11 @@ nb::tuple Run::finish(std::optional<double> timeout_s) {
         errors.append(nb::handle(PyExc_RuntimeError)("native behaviour body failed with a non-standard exception"));
       }
     }
-    nb::tuple made = nb::make_tuple(elapsed, stats_of(*this), errors);
     // Making it may have run Python code (a collection, a finaliser) and let
     // another caller in; the first one made is the one every caller gets.
-    if (!result_.is_valid()) result_ = made;
+    made = publish(nb::make_tuple(elapsed, stats_of(*this), errors));
   }
-  return nb::borrow<nb::tuple>(result_);
+  return nb::borrow<nb::tuple>(made);
 }
 
 }  // namespace boc::python

@@ -97,9 +97,20 @@ class Run {
   };
   std::mutex errors_mutex_;
   std::vector<std::unique_ptr<RecordedError>> errors_;
+  // What native bodies threw, taken from the runtime by whichever finish()
+  // got there first and kept for every caller (errors_mutex_).
+  std::vector<std::exception_ptr> native_errors_;
+  std::vector<std::exception_ptr> native_errors();
   std::unique_ptr<MoveCounters[]> moves_;
   std::mutex join_mutex_;  // one thread at a time stops the workers
-  nanobind::object result_;  // finish()'s tuple, once it is made
+  // finish()'s tuple, once it is made. Callers on several threads read and
+  // publish it at once where there is no interpreter lock (free-threaded
+  // CPython); the mutex is held only for a reference count, never while
+  // Python code runs.
+  std::mutex result_mutex_;
+  nanobind::object result_;
+  nanobind::object result();
+  nanobind::object publish(nanobind::object made);
 };
 
 // One dict per worker: the core's counters, the strategy's and the

@@ -232,6 +232,11 @@ void bind_session(nb::module_& m) {
     for (const auto& [name, description] : available_executors()) out[name.c_str()] = description;
     return out;
   });
+  m.def("unavailable_executors", [] {
+    nb::dict out;
+    for (const auto& [name, why] : unavailable_executors()) out[name.c_str()] = why;
+    return out;
+  });
   m.def("close_interpreters", [] {
     // At exit, after the exit hook's wait(): no run uses them any more.
     if (!session().current()) InterpreterPool::instance().close(false);

@@ -47,15 +47,25 @@ class When {
     nb::object result = nb::steal(wrap_main_cown(SharedCown::make(Py_NewRef(Py_None), main_local())));
     std::vector<Cown*> cowns;
     cowns.reserve(nb::len(call_args_) + 1);
-    for (nb::handle a : call_args_) {
+    nb::object args = call_args_;
+    for (std::size_t i = 0; i < nb::len(call_args_); ++i) {
+      nb::handle a = call_args_[i];
       if (PyList_CheckExact(a.ptr())) {
         for (nb::handle c : a) cowns.push_back(nb::inst_ptr<PyCown>(c)->core());
+        // The body gets a list of its own: what it does to it must not
+        // change the cowns this decorator schedules on next time.
+        if (args.is(call_args_)) args = copy_of(call_args_);
+        PyObject* group = PyList_GetSlice(a.ptr(), 0, PY_SSIZE_T_MAX);
+        if (group == nullptr) throw nb::python_error();
+        PyObject* old = PyTuple_GET_ITEM(args.ptr(), static_cast<Py_ssize_t>(i));
+        PyTuple_SET_ITEM(args.ptr(), static_cast<Py_ssize_t>(i), group);
+        Py_DECREF(old);
       } else {
         cowns.push_back(nb::inst_ptr<PyCown>(a)->core());
       }
     }
     cowns.push_back(nb::inst_ptr<PyCown>(result)->core());
-    schedule(*run, new PythonBehaviour(*run, cowns, fn.ptr(), call_args_.ptr(), result.ptr()));
+    schedule(*run, new PythonBehaviour(*run, cowns, fn.ptr(), args.ptr(), result.ptr()));
     return result;
   }
 
@@ -91,6 +101,15 @@ class When {
       PyTuple_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), item.release().ptr());
     }
     return nb::borrow<nb::tuple>(out);
+  }
+
+  // A new tuple with the items of `t` (a slice of all of it would be `t`).
+  static nb::object copy_of(const nb::tuple& t) {
+    const Py_ssize_t n = PyTuple_GET_SIZE(t.ptr());
+    nb::object out = nb::steal(PyTuple_New(n));
+    if (!out.is_valid()) throw nb::python_error();
+    for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(out.ptr(), i, Py_NewRef(PyTuple_GET_ITEM(t.ptr(), i)));
+    return out;
   }
 
   static std::string type_name(nb::handle o) { return nb::type_name(o.type()).c_str(); }

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boc
+from boc.runtime import executor_error
 from harness import measure, plots, probe, results, sweep
 from harness.workload import Workload
 
@@ -81,9 +82,8 @@ def _check(p: argparse.ArgumentParser, workload: Workload, args: argparse.Namesp
         if name not in known:
             p.error(f"unknown scheduler {name!r}; available: {', '.join(sorted(known))}")
     for name in args.executors:
-        if name not in boc.executors():
-            hint = " (it needs CPython 3.12 or later)" if name == "subinterpreters" else ""
-            p.error(f"unknown executor {name!r}{hint}; available in this interpreter: {', '.join(boc.executors())}")
+        if error := executor_error(name):
+            p.error(error)
     if args.repeats < 1:
         p.error(f"--repeats must be >= 1, got {args.repeats}")
     for name in getattr(args, "baseline", []):

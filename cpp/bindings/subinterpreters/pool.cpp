@@ -107,7 +107,8 @@ bool install_module(InterpreterLocal& local, const std::string& described) {
   Py_XDECREF(pickle);
   Py_XDECREF(data);
   if (loaded == nullptr) return false;
-  const bool ok = install_worker_module(local, PyTuple_GET_ITEM(loaded, 0), PyTuple_GET_ITEM(loaded, 1));
+  const bool ok = install_worker_module(local, PyTuple_GET_ITEM(loaded, 0), PyTuple_GET_ITEM(loaded, 1),
+                                        PyTuple_GET_ITEM(loaded, 2));
   Py_DECREF(loaded);
   return ok;
 }

@@ -28,8 +28,15 @@ class InterpreterPool {
 
   static InterpreterPool& instance();
 
-  // True if this CPython gives sub-interpreters their own lock (3.12+).
-  static constexpr bool available() noexcept { return PY_VERSION_HEX >= 0x030C0000; }
+  // True if this CPython gives sub-interpreters their own lock (3.12+ with
+  // the interpreter lock; a free-threaded build has none to give).
+  static constexpr bool available() noexcept {
+#ifdef Py_GIL_DISABLED
+    return false;
+#else
+    return PY_VERSION_HEX >= 0x030C0000;
+#endif
+  }
 
   // Makes sure interpreters 0..n-1 exist, and that each sees the main
   // interpreter's sys.path. `described` is the pickle of (schedulers(),

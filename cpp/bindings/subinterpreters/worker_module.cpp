@@ -350,6 +350,7 @@ PyObject* stored(PyObject* module, const char* name) {
 }
 PyObject* schedulers_fn(PyObject* module, PyObject*) { return stored(module, "_schedulers"); }
 PyObject* executors_fn(PyObject* module, PyObject*) { return stored(module, "_executors"); }
+PyObject* unavailable_executors_fn(PyObject* module, PyObject*) { return stored(module, "_unavailable_executors"); }
 
 PyObject* no(PyObject*, PyObject*, PyObject*) { Py_RETURN_FALSE; }
 PyObject* nothing(PyObject*, PyObject*, PyObject*) { Py_RETURN_NONE; }
@@ -360,6 +361,7 @@ PyMethodDef module_functions[] = {
     {"_main_attribute", main_attribute_fn, METH_O, nullptr},
     {"schedulers", schedulers_fn, METH_NOARGS, nullptr},
     {"executors", executors_fn, METH_NOARGS, nullptr},
+    {"unavailable_executors", unavailable_executors_fn, METH_NOARGS, nullptr},
     {"start", BOC_ANY_ARGS(refuse_start), nullptr},
     {"stop", BOC_ANY_ARGS(refuse_wait), nullptr},
     {"quiesce", BOC_ANY_ARGS(refuse_quiesce), nullptr},
@@ -395,7 +397,8 @@ const SharedCownRef* worker_cown_of(PyTypeObject* type, PyObject* o) noexcept {
   return c ? &c : nullptr;
 }
 
-bool install_worker_module(InterpreterLocal& local, PyObject* schedulers, PyObject* executors) {
+bool install_worker_module(InterpreterLocal& local, PyObject* schedulers, PyObject* executors,
+                           PyObject* unavailable_executors) {
   PyObject* module = PyModule_New("boc._core");
   if (module == nullptr) return false;
   auto fail = [&] {
@@ -416,6 +419,7 @@ bool install_worker_module(InterpreterLocal& local, PyObject* schedulers, PyObje
   Py_DECREF(generic);
   if (PyModule_AddObjectRef(module, "_schedulers", schedulers) != 0 ||
       PyModule_AddObjectRef(module, "_executors", executors) != 0 ||
+      PyModule_AddObjectRef(module, "_unavailable_executors", unavailable_executors) != 0 ||
       PyModule_AddObjectRef(module, "in_worker", Py_True) != 0) {
     return fail();
   }

@@ -16,10 +16,11 @@ class InterpreterLocal;
 
 // Makes the module in `local`'s interpreter (its lock held) and installs it
 // as sys.modules["boc._core"]; sets local.module and local.cown_type.
-// `schedulers` and `executors` (objects of that interpreter) are what its
-// schedulers() and executors() return. False with a Python error set on
-// failure.
-bool install_worker_module(InterpreterLocal& local, PyObject* schedulers, PyObject* executors);
+// `schedulers`, `executors` and `unavailable_executors` (objects of that
+// interpreter) are what its functions of those names return. False with a
+// Python error set on failure.
+bool install_worker_module(InterpreterLocal& local, PyObject* schedulers, PyObject* executors,
+                           PyObject* unavailable_executors);
 
 // The boc.Cown object for `c` in pool interpreter `here` (lock held): the
 // one it has, else a new one; a new reference, or null with an error set.
