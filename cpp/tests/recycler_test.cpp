@@ -357,6 +357,33 @@ TEST(Recycler, BehavioursAndCownsUseIt) {
   EXPECT_EQ(static_cast<void*>(e.get()), last);
 }
 
+// Containers over recycler::Allocator: a vector's storage is a block of the
+// class its capacity needs, so one freed on another thread is a block the
+// depot hands back; storage above the largest class falls through.
+TEST(Recycler, VectorsUseIt) {
+  if (recycler::bypass) GTEST_SKIP() << "AddressSanitizer build: every block goes to operator new";
+  recycler::trim();  // an empty depot, so that the block comes back within the bound below
+  recycler::Vector<int> v;
+  v.reserve(3);
+  const void* storage = v.data();
+  v.assign({1, 2, 3});
+  std::thread([w = std::move(v)]() mutable {
+    EXPECT_EQ(w, (recycler::Vector<int>{1, 2, 3}));
+    recycler::Vector<int>().swap(w);  // freed here
+  }).join();  // the consumer's exit hands its cache to the depot
+  std::vector<const void*> seen;
+  bool found = false;
+  for (std::size_t i = 0; i < recycler::local_magazines * magazine_blocks + magazine_blocks && !found; ++i) {
+    seen.push_back(recycler::allocate(sizeof(int) * 3));
+    found = seen.back() == storage;
+  }
+  EXPECT_TRUE(found) << "the block freed on the other thread did not come back";
+  for (const void* p : seen) recycler::deallocate(const_cast<void*>(p), sizeof(int) * 3);
+
+  recycler::Vector<char> big(largest + 1);
+  EXPECT_EQ(recycler::cached_blocks(largest + 1), 0u);
+}
+
 // Behaviours bigger than the largest class, and over-aligned ones, bypass it.
 TEST(Recycler, BigAndOverAlignedBehaviours) {
   CownRef c = CownRef::make();

@@ -84,7 +84,7 @@ void SubinterpreterWorker::retire() noexcept {
 }
 
 SubinterpreterBehaviour::SubinterpreterBehaviour(Run& run, std::span<Cown* const> cowns, TravellingBody body,
-                                                 std::vector<SharedCownRef> args, std::vector<int> shape,
+                                                 recycler::Vector<SharedCownRef> args, recycler::Vector<int> shape,
                                                  std::optional<Portable> carried, SharedCownRef result)
     : Behaviour(cowns),
       run_(run),
@@ -182,8 +182,8 @@ SubinterpreterBehaviour* make_subinterpreter_behaviour(Run& run, InterpreterLoca
                                                        PyObject* fn, PyObject** result) {
   std::optional<TravellingBody> body = travelling_body(fn, here);
   if (!body) return nullptr;
-  std::vector<SharedCownRef> args;
-  std::vector<int> shape;
+  recycler::Vector<SharedCownRef> args;
+  recycler::Vector<int> shape;
   std::vector<Cown*> cowns;
   PyTypeObject* exact = here.is_main() ? main_cown_type() : here.cown_type;
   bool subclassed = false;

@@ -31,7 +31,7 @@ class SubinterpreterBehaviour final : public Behaviour {
   // `carried`: when some argument is an instance of a Cown subclass, the
   // arguments themselves, which then arrive as instances of their classes.
   SubinterpreterBehaviour(Run& run, std::span<Cown* const> cowns, TravellingBody body,
-                          std::vector<SharedCownRef> args, std::vector<int> shape,
+                          recycler::Vector<SharedCownRef> args, recycler::Vector<int> shape,
                           std::optional<Portable> carried, SharedCownRef result);
 
   void run() override;
@@ -42,8 +42,9 @@ class SubinterpreterBehaviour final : public Behaviour {
 
   Run& run_;
   TravellingBody body_;
-  std::vector<SharedCownRef> args_;
-  std::vector<int> shape_;
+  // Filled by the scheduling thread and freed by the worker: recycled.
+  recycler::Vector<SharedCownRef> args_;
+  recycler::Vector<int> shape_;
   std::optional<Portable> carried_;
   SharedCownRef result_;
 };

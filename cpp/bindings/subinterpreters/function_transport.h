@@ -22,6 +22,7 @@
 
 #include "../interpreters.h"
 #include "../portable.h"
+#include "boc/recycler.h"
 
 namespace boc::python {
 
@@ -57,8 +58,13 @@ struct Capture {
   std::size_t up = 0;
 };
 
+// Made where the behaviour is scheduled and freed by the worker that ran
+// it, hence the recycler (boc/recycler.h says why).
 struct Captures {
-  std::vector<Capture> cells;       // one per free variable
+  static void* operator new(std::size_t bytes) { return recycler::allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept { recycler::deallocate(p, bytes); }
+
+  recycler::Vector<Capture> cells;  // one per free variable
   std::optional<Portable> defaults;  // the defaults tuple, if any
   // Instead of the above, for what cannot be carried value by value:
   // (cell values, defaults, kwdefaults, mask of empty cells), pickled.

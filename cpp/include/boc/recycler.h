@@ -38,6 +38,7 @@
 
 #include <cstddef>
 #include <new>
+#include <vector>
 
 namespace boc::recycler {
 
@@ -141,6 +142,33 @@ inline void deallocate(void* block, std::size_t bytes) noexcept {
   }
   detail::deallocate_slow(block, c);
 }
+
+// A standard allocator over the recycler, for containers that one thread
+// fills and another frees: a behaviour's side arrays (its arguments, its
+// captures) made by the scheduling thread and dropped by the worker.
+template <class T>
+struct Allocator {
+  static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "over-aligned types must not use the recycler");
+  using value_type = T;
+
+  Allocator() noexcept = default;
+  template <class U>
+  Allocator(const Allocator<U>&) noexcept {}
+
+  T* allocate(std::size_t n) {
+    if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(recycler::allocate(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept { recycler::deallocate(p, n * sizeof(T)); }
+
+  template <class U>
+  bool operator==(const Allocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+template <class T>
+using Vector = std::vector<T, Allocator<T>>;
 
 // Gives every block the depot holds back to ::operator delete (the threads'
 // caches keep theirs): memory back after a burst, or a clean depot for a test.
