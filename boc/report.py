@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas
+
+
+def _install_hint(extra: str) -> str:
+    """The pip command that adds boc's ``extra`` the way boc was installed:
+    from a checkout (editable or not) the folder it came from, else PyPI."""
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        origin = json.loads(metadata.distribution("boc").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        origin = {}
+    url = urlparse(origin.get("url", ""))
+    if url.scheme == "file" and "dir_info" in origin:
+        editable = "-e " if origin["dir_info"].get("editable") else ""
+        return f'python -m pip install {editable}"{unquote(url.path)}[{extra}]"'
+    return f"python -m pip install 'boc[{extra}]'"
 
 
 @dataclass(frozen=True)
@@ -41,10 +59,7 @@ class RunReport:
         try:
             import pandas
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "RunReport.to_frame() needs pandas; install it with "
-                "pip install 'boc[experiments]'"
-            ) from e
+            raise ImportError(f"RunReport.to_frame() needs pandas; install it with {_install_hint('experiments')}") from e
         frame = pandas.DataFrame(self.stats)
         frame.insert(0, "workers", self.workers)
         frame.insert(0, "executor", self.executor)

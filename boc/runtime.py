@@ -70,6 +70,13 @@ def executor_error(name: str) -> str | None:
     return f"{what}; available in this interpreter: {available}"
 
 
+def workers_error(workers: int) -> str | None:
+    """Why ``workers`` (an int) is not a worker count boc accepts, or None if it is."""
+    if not 1 <= workers <= _MAX_WORKERS:
+        return f"workers must be between 1 and {_MAX_WORKERS}, got {workers}"
+    return None
+
+
 def _check_executor(executor: str) -> str:
     if not isinstance(executor, str):
         raise TypeError(f"executor must be a str, got {type(executor).__name__}")
@@ -122,8 +129,8 @@ def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tupl
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int):
         raise TypeError(f"workers must be a positive int, got {type(workers).__name__}")
-    if not 1 <= workers <= _MAX_WORKERS:
-        raise ValueError(f"workers must be between 1 and {_MAX_WORKERS}, got {workers}")
+    if error := workers_error(workers):
+        raise ValueError(error)
     # Names and ranges are checked by the core (ValueError naming what is
     # accepted), which takes 64-bit values: a larger one is refused here.
     fitting = {}

@@ -23,20 +23,21 @@ from typing import Any
 
 import boc
 from harness.cli import main
-from harness.workload import RunConfig, Workload
+from harness.workload import RunConfig, Size, Workload
 
 BALANCE = 1_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accounts", type=int, default=64, help="A accounts (default 64)")
-    p.add_argument("--transfers", type=int, default=50_000, help="T transfers (default 50000)")
+    p.add_argument("--transfers", type=int, default=None,
+                   help="T transfers (default: as many as fill --duration)")
 
 
 def check(args: argparse.Namespace) -> None:
     if args.accounts < 2:
         raise ValueError(f"--accounts must be >= 2, got {args.accounts}")
-    if args.transfers < 1:
+    if args.transfers is not None and args.transfers < 1:
         raise ValueError(f"--transfers must be >= 1, got {args.transfers}")
 
 
@@ -91,10 +92,9 @@ WORKLOAD = Workload(
     metric="transfers per second",
     add_arguments=add_arguments,
     check=check,
-    quick={"transfers": 2_000},
     measure=measure,
     params=params,
-    warmup=lambda p: {**p, "transfers": max(1, p["transfers"] // 10)},
+    size=Size("transfers", start=5_000, quick=2_000),
     baselines={"bocpy": Path(__file__).resolve().parent / "baselines" / "bocpy_bank.py"},
 )
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import boc
 from harness.cli import main
-from harness.workload import RunConfig, Workload
+from harness.workload import RunConfig, Size, Workload
 
 MATRIX = 8
 
@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group", type=int, default=2, help="G ring cowns each step holds (default 2)")
     p.add_argument("--stride", type=int, default=1, help="cowns a chain moves per hop (default 1)")
     p.add_argument("--iters", type=int, default=1, help="passes of products over the window per hop (default 1)")
-    p.add_argument("--hops", type=int, default=500, help="hops each chain makes (default 500)")
+    p.add_argument("--hops", type=int, default=None,
+                   help="hops each chain makes (default: as many as fill --duration)")
 
 
 def check(args: argparse.Namespace) -> None:
@@ -50,7 +51,7 @@ def check(args: argparse.Namespace) -> None:
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be >= 1, got {value}")
     for name in ("ring_size", "group", "stride", "hops"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.iters < 0:
         raise ValueError(f"--iters must be >= 0, got {args.iters}")
@@ -143,10 +144,9 @@ WORKLOAD = Workload(
     metric="hops per second",
     add_arguments=add_arguments,
     check=check,
-    quick={"hops": 40},
     measure=measure,
     params=params,
-    warmup=lambda p: {**p, "hops": max(1, p["hops"] // 10)},
+    size=Size("hops", start=20, quick=40),
 )
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
 """Compare two results folders of one workload (say, before and after a
 scheduler change): a table of median throughput side by side with the
-ratio, and a figure overlaying both.
+ratio, and a figure overlaying both on one y range.
 
-    python experiments/compare.py results/fanout-A results/fanout-B [--out compare.png] [--show]
+Every setting in which the folders differ (workload options, duration,
+repeats, interpreter, machine, revision) is printed and written on the
+figure. Folders of different body kinds (Python against native) measure
+different things: they are refused unless --force is given.
+
+    python experiments/compare.py results/fanout-A results/fanout-B [--out compare.png] [--show] [--force]
 """
 
 from __future__ import annotations
@@ -10,8 +15,26 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from harness import plots, results
+
+# Settings of meta.json worth naming when they differ, besides the workload's params.
+SETTINGS = ("duration_s", "repeats", "quick", "python", "gil", "platform", "cpu_count", "git_revision",
+            "boc_version", "executors", "schedulers", "baselines")
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """'name: A -> B' for every workload option and setting that differs."""
+    out = []
+    params_a, params_b = a.get("params", {}), b.get("params", {})
+    for name in sorted(set(params_a) | set(params_b)):
+        if params_a.get(name) != params_b.get(name):
+            out.append(f"{name}: {params_a.get(name)} -> {params_b.get(name)}")
+    for name in SETTINGS:
+        if a.get(name) != b.get(name):
+            out.append(f"{name}: {a.get(name)} -> {b.get(name)}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None,
                    help="where to write the figure (default: compare-<A>-vs-<B>.png beside the second folder)")
     p.add_argument("--show", action="store_true", help="also open the figure")
+    p.add_argument("--force", action="store_true", help="compare folders of different body kinds all the same")
     args = p.parse_args(argv)
     try:
         a_runs, _, a_meta = results.read(args.before)
@@ -29,10 +53,21 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     if a_meta["workload"] != b_meta["workload"]:
         p.error(f"the folders hold different workloads: {a_meta['workload']} and {b_meta['workload']}")
-
     if results.point_columns(a_meta) != results.point_columns(b_meta):
         p.error("the folders sweep different axes: "
                 f"{results.point_columns(a_meta)} and {results.point_columns(b_meta)}")
+    body_a, body_b = a_meta.get("params", {}).get("body", "python"), b_meta.get("params", {}).get("body", "python")
+    if body_a != body_b:
+        if not args.force:
+            p.error(f"the folders ran different bodies ({body_a} and {body_b}): their figures measure different "
+                    "things; pass --force to compare them anyway")
+        print(f"WARNING: comparing {body_a} bodies with {body_b} bodies (--force)", file=sys.stderr)
+
+    changed = differences(a_meta, b_meta)
+    if changed:
+        print("settings that differ (before -> after):")
+        for line in changed:
+            print(f"  {line}")
     keys = results.point_columns(a_meta)
     a = results.summarize(a_runs, a_meta).set_index(keys)["median"]
     b = results.summarize(b_runs, b_meta).set_index(keys)["median"]
@@ -42,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_string(float_format=lambda v: f"{v:,.2f}"))
 
     out = args.out or args.after.parent / f"compare-{args.before.name}-vs-{args.after.name}.png"
-    plots.compare((a_runs, a_meta), (b_runs, b_meta), (args.before.name, args.after.name), out, show=args.show)
+    plots.compare((a_runs, a_meta), (b_runs, b_meta), (args.before.name, args.after.name), out, changed,
+                  show=args.show)
     print(f"figure: {out}")
     return 0
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import boc
 from harness.cli import main
-from harness.workload import Axis, RunConfig, Workload
+from harness.workload import Axis, RunConfig, Size, Workload
 
 
 def spin(n: int, x: int) -> int:
@@ -52,15 +52,16 @@ def _timed(n: int) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cowns", type=int, default=64, help="C cowns the bodies spread over (default 64)")
     p.add_argument("--value-size", type=int, default=64, help="V integers in each cown's list (default 64)")
-    p.add_argument("--work-ms", type=float, default=500.0,
-                   help="single-core milliseconds of body work per measurement, which sets N (default 500)")
+    p.add_argument("--work-ms", type=float, default=None,
+                   help="single-core milliseconds of body work per measurement, which sets N "
+                   "(default: as much as fills --duration)")
 
 
 def check(args: argparse.Namespace) -> None:
     for name in ("cowns", "value_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.work_ms > 0:
+    if args.work_ms is not None and not args.work_ms > 0:
         raise ValueError(f"--work-ms must be > 0, got {args.work_ms}")
 
 
@@ -111,10 +112,9 @@ WORKLOAD = Workload(
     metric="bodies per second",
     add_arguments=add_arguments,
     check=check,
-    quick={"work_ms": 50.0},
     measure=measure,
     params=params,
-    warmup=lambda p: {**p, "work_ms": max(1.0, p["work_ms"] / 10)},
+    size=Size("work_ms", start=20.0, quick=50.0),
     baselines={"bocpy": Path(__file__).resolve().parent / "baselines" / "bocpy_cpu.py"},
     axis=Axis("body_us", [1, 10, 100, 1000], "microseconds of pure-Python work per body", [10, 1000]),
 )

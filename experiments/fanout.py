@@ -28,7 +28,7 @@ from typing import Any
 import boc
 import boc.native
 from harness.cli import main
-from harness.workload import RunConfig, Workload
+from harness.workload import RunConfig, Size, Workload
 
 MATRIX = 16
 
@@ -38,7 +38,8 @@ Matrix = tuple[tuple[float, ...], ...]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--producers", type=int, default=None, help="P (default max(1, workers // 4))")
     p.add_argument("--children", type=int, default=None, help="K per step (default 4 x workers)")
-    p.add_argument("--steps", type=int, default=1000, help="S steps per producer (default 1000)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="S steps per producer (default: as many as fill --duration)")
     p.add_argument("--child-iters", type=int, default=1,
                    help="matrix products per child (default 1, about 0.2 ms; 0: tiny children)")
     p.add_argument("--body", choices=["python", "native"], default="python",
@@ -51,12 +52,14 @@ def check(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be >= 1, got {value}")
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     if args.child_iters < 0 or args.child_ns < 0:
         raise ValueError("--child-iters and --child-ns must be >= 0")
     if args.body == "native" and args.child_iters != 1:
         raise ValueError("--child-iters applies to --body python; native children spin --child-ns instead")
+    if args.body == "python" and args.child_ns != 0:
+        raise ValueError("--child-ns applies to --body native; Python children do --child-iters matrix products instead")
     if any(getattr(args, "baseline", [])) and args.body == "native":
         raise ValueError("--baseline runs Python bodies; it cannot be combined with --body native")
 
@@ -141,10 +144,9 @@ WORKLOAD = Workload(
     metric="children per second",
     add_arguments=add_arguments,
     check=check,
-    quick={"steps": 50},
     measure=measure,
     params=params,
-    warmup=lambda p: {**p, "steps": max(1, p["steps"] // 10)},
+    size=Size("steps", start=20, quick=50),
     baselines={"bocpy": Path(__file__).resolve().parent / "baselines" / "bocpy_fanout.py"},
 )
 

@@ -12,6 +12,10 @@ first executor only):
                   itself from inside its body;
 - python_spawn:   the main thread schedules Python behaviours on fresh cowns.
 
+Every run's figure goes to ``runs.csv`` (one row per run: shape, scheduler,
+executor, workers, repeat, ns_per_behaviour) and its per-worker counters to
+``workers.csv``, in a results folder like the other workloads' (``--out``).
+
 Run: python experiments/overhead.py [--workers 1,2] [--schedulers a,b] [--executors a,b] [--repeats 3] [--scale 1.0]
 """
 
@@ -19,12 +23,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
 
 import boc
-from boc.runtime import executor_error
 import boc.native
+from boc.runtime import executor_error, workers_error
+from harness import cli, results
 
 
 def native_chain(n: int) -> int:
@@ -81,8 +90,8 @@ SHAPES: dict[str, tuple[Callable[[int], int], int]] = {
 }
 
 
-def measure(scheduler: str, executor: str, workers: int, shape: str, scale: float) -> float:
-    """Nanoseconds per behaviour for one run."""
+def measure(scheduler: str, executor: str, workers: int, shape: str, scale: float) -> tuple[dict[str, Any], list[dict[str, int]]]:
+    """One run: its row (ns per behaviour, behaviours, elapsed time) and its per-worker statistics."""
     body, size = SHAPES[shape]
     boc.start(scheduler, workers=workers, executor=executor)
     t0 = time.perf_counter()
@@ -93,49 +102,81 @@ def measure(scheduler: str, executor: str, workers: int, shape: str, scale: floa
     ran = report.total("behaviors_run")
     if ran != expected:
         raise RuntimeError(f"{shape}: expected {expected} behaviours, {ran} ran")
-    return elapsed / ran * 1e9
+    return {"ns_per_behaviour": elapsed / ran * 1e9, "behaviors_run": ran, "elapsed_s": elapsed}, report.stats
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
-    parser.add_argument("--schedulers", default=",".join(sorted(boc.schedulers())))
-    parser.add_argument("--executors", default=",".join(boc.executors()))
-    parser.add_argument("--shapes", default=",".join(SHAPES))
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every run's size")
-    args = parser.parse_args()
-    try:
-        workers = [int(w) for w in args.workers.split(",")]
-    except ValueError:
-        parser.error(f"--workers takes comma-separated integers, got {args.workers!r}")
-    schedulers = args.schedulers.split(",")
-    executors = args.executors.split(",")
-    shapes = args.shapes.split(",")
-    for name in schedulers:
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workers", type=cli.int_list, default=[1, 2], help="comma-separated worker counts (default 1,2)")
+    p.add_argument("--schedulers", type=cli.name_list, default=sorted(boc.schedulers()),
+                   help="comma-separated strategies (default: every compiled-in one)")
+    p.add_argument("--executors", type=cli.name_list, default=list(boc.executors()),
+                   help="comma-separated executors for the Python shapes (default: every one this interpreter has)")
+    p.add_argument("--shapes", type=cli.name_list, default=list(SHAPES),
+                   help="comma-separated shapes (default: " + ", ".join(SHAPES) + ")")
+    p.add_argument("--repeats", type=int, default=3, help="runs per point, in one process (default 3)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every run's size (default 1.0)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="folder for result folders (default: results)")
+    args = p.parse_args(argv)
+    for name in args.schedulers:
         if name not in boc.schedulers():
-            parser.error(f"unknown scheduler {name!r}; available: {', '.join(sorted(boc.schedulers()))}")
-    for name in executors:
+            p.error(f"unknown scheduler {name!r}; available: {', '.join(sorted(boc.schedulers()))}")
+    for name in args.executors:
         if error := executor_error(name):
-            parser.error(error)
-    for shape in shapes:
+            p.error(error)
+    for n in args.workers:
+        if error := workers_error(n):
+            p.error(f"--workers: {error}")
+    for shape in args.shapes:
         if shape not in SHAPES:
-            parser.error(f"unknown shape {shape!r}; available: {', '.join(SHAPES)}")
-    if args.repeats < 1 or args.scale <= 0:
-        parser.error("--repeats must be >= 1 and --scale > 0")
+            p.error(f"unknown shape {shape!r}; available: {', '.join(SHAPES)}")
+    if args.repeats < 1:
+        p.error(f"--repeats must be >= 1, got {args.repeats}")
+    if not args.scale > 0:
+        p.error(f"--scale must be > 0, got {args.scale}")
+    if error := results.unwritable(args.out):
+        p.error(f"--out: {error}")
 
+    started = time.time()
+    rows: list[dict[str, Any]] = []
+    per_worker: list[dict[str, Any]] = []
     print(f"{'shape':<14} {'scheduler':<13} {'executor':<16} {'workers':>7} {'ns/behaviour':>13} {'min':>9} {'max':>9}")
-    for shape in shapes:
-        for workers_n in workers:
-            for scheduler in schedulers:
-                for executor in executors[:1] if shape.startswith("native") else executors:
-                    runs = [measure(scheduler, executor, workers_n, shape, args.scale) for _ in range(args.repeats)]
-                    print(
-                        f"{shape:<14} {scheduler:<13} {executor:<16} {workers_n:>7} "
-                        f"{statistics.median(runs):>13.1f} {min(runs):>9.1f} {max(runs):>9.1f}",
-                        flush=True,
-                    )
+    for shape in args.shapes:
+        # Native shapes run no Python body: one executor is enough.
+        executors = args.executors[:1] if shape.startswith("native") else args.executors
+        for workers in args.workers:
+            for scheduler in args.schedulers:
+                for executor in executors:
+                    point = {"shape": shape, "scheduler": scheduler, "executor": executor, "workers": workers}
+                    ns = []
+                    for repeat in range(args.repeats):
+                        row, stats = measure(scheduler, executor, workers, shape, args.scale)
+                        run = len(rows)
+                        rows.append({"run": run, "repeat": repeat, **point, **row})
+                        per_worker.extend({"run": run, "repeat": repeat, **point, **w} for w in stats)
+                        ns.append(row["ns_per_behaviour"])
+                    print(f"{shape:<14} {scheduler:<13} {executor:<16} {workers:>7} "
+                          f"{statistics.median(ns):>13.1f} {min(ns):>9.1f} {max(ns):>9.1f}", flush=True)
+
+    meta: dict[str, Any] = {
+        "workload": "overhead",
+        "metric": "ns per behaviour",
+        "command": [sys.executable, *sys.argv],
+        "git_revision": results.git_revision(cli.REPO),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "sweep_s": round(time.time() - started, 3),
+        "schedulers": args.schedulers,
+        "executors": args.executors,
+        "shapes": args.shapes,
+        "workers": args.workers,
+        "repeats": args.repeats,
+        "params": {"scale": args.scale, "sizes": {name: SHAPES[name][1] for name in args.shapes}},
+        **results.environment(),
+    }
+    folder = results.write(args.out, "overhead", pd.DataFrame(rows), pd.DataFrame(per_worker), meta)
+    print(f"results: {folder}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -114,9 +114,11 @@ def test_compare_overlays_two_folders(tmp_path: Path) -> None:
         ("cpu.py", ["--body-us", "0"], "argument --body-us: expected positive integers"),
         ("fanout.py", ["--workers", "0"], "positive integers"),
         ("fanout.py", ["--workers", "a,b"], "comma-separated integers"),
+        ("fanout.py", ["--workers", "1,2000"], "--workers: workers must be between 1 and 1024, got 2000"),
         ("fanout.py", ["--repeats", "0"], "--repeats must be >= 1"),
         ("fanout.py", ["--steps", "0"], "--steps must be >= 1"),
         ("fanout.py", ["--body", "java"], "invalid choice"),
+        ("fanout.py", ["--child-ns", "100"], "--child-ns applies to --body native"),
         ("fanout.py", ["--baseline", "nope"], "unknown baseline 'nope'"),
         ("chain.py", ["--ring-size", "2", "--group", "2"], "--ring-size (2) must be at least"),
         ("chain.py", ["--hops", "-1"], "--hops must be >= 1"),
@@ -126,6 +128,57 @@ def test_bad_arguments_fail_clearly_and_write_nothing(tmp_path: Path, script: st
     out = tmp_path / "results"
     done = _run(script, "--quick", "--out", str(out), *args, timeout=60)
     assert done.returncode != 0
+    assert message in done.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_an_out_path_that_is_a_file_fails_before_the_sweep(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    done = _run("fanout.py", "--quick", "--out", str(taken), timeout=60)
+    assert done.returncode != 0
+    assert f"--out: {taken} exists and is not a folder" in done.stderr
+    assert taken.read_text() == "not a folder"
+
+
+def test_the_cpu_probe_asks_for_no_more_processes_than_cpus(tmp_path: Path) -> None:
+    cpus = os.cpu_count() or 1
+    done = _run("fanout.py", "--quick", "--workers", str(cpus + 1), "--schedulers", "central", "--executors", "threads",
+                "--steps", "5", "--no-progress", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((_only_folder(tmp_path) / "meta.json").read_text())
+    assert meta["cpu_probe"]["before"]["processes"] == cpus
+    assert meta["cpu_probe"]["after"]["processes"] == cpus
+
+
+def test_overhead_writes_a_results_folder(tmp_path: Path) -> None:
+    done = _run("overhead.py", "--workers", "1", "--schedulers", "central", "--shapes", "native_chain,python_spawn",
+                "--repeats", "2", "--scale", "0.01", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    folder = _only_folder(tmp_path)
+    runs = pd.read_csv(folder / "runs.csv")
+    assert len(runs) == 2 * (1 + len(EXECUTORS))  # native shapes run under one executor
+    assert (runs["ns_per_behaviour"] > 0).all()
+    assert set(runs["shape"]) == {"native_chain", "python_spawn"}
+    workers = pd.read_csv(folder / "workers.csv")
+    assert workers.groupby("run")["behaviors_run"].sum().tolist() == runs["behaviors_run"].tolist()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["workload"] == "overhead" and meta["shapes"] == ["native_chain", "python_spawn"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--shapes", "nope"], "unknown shape 'nope'"),
+        (["--workers", "2000"], "--workers: workers must be between 1 and 1024, got 2000"),
+        (["--scale", "0"], "--scale must be > 0"),
+        (["--executors", "nope"], "unknown executor 'nope'"),
+    ],
+)
+def test_overhead_bad_arguments_fail_clearly_and_write_nothing(tmp_path: Path, args: list[str], message: str) -> None:
+    out = tmp_path / "results"
+    done = _run("overhead.py", "--out", str(out), *args, timeout=60)
+    assert done.returncode == 2
     assert message in done.stderr
     assert not out.exists() or not any(out.iterdir())
 

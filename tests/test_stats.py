@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import boc
 import boc.native
+from conftest import assert_clean_end, run_script
 
 CORE_COUNTERS = {"worker", "behaviors_run", "parks"}
 
@@ -198,3 +200,29 @@ def test_source_counters_add_up_to_behaviors_run(scheduler: str) -> None:
     report = _busy_run(scheduler)
     for worker in report.stats:
         assert sum(worker[name] for name in sources) == worker["behaviors_run"], worker
+
+
+def test_to_frame_without_pandas_says_how_to_add_it() -> None:
+    """The hint names the extra in the form that fits this install: an
+    editable install from a checkout gets that checkout's folder."""
+    done = run_script(
+        """
+        import sys
+        sys.modules["pandas"] = None  # as if it were not installed
+        import boc
+        boc.start(workers=1)
+        report = boc.wait()
+        try:
+            report.to_frame()
+        except ImportError as e:
+            print(e)
+        """
+    )
+    status, stdout, stderr = done
+    assert_clean_end(status, stderr)
+    message = stdout.strip()
+    assert message.startswith("RunReport.to_frame() needs pandas; install it with python -m pip install ")
+    assert "[experiments]" in message
+    checkout = Path(__file__).resolve().parents[1]
+    if Path(boc.__file__).resolve().is_relative_to(checkout):  # an editable install of this checkout
+        assert message.endswith(f'-e "{checkout}[experiments]"')

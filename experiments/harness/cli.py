@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import boc
-from boc.runtime import executor_error
+from boc.runtime import executor_error, workers_error
 from harness import measure, plots, probe, results, sweep
 from harness.workload import Workload
 
 REPO = Path(__file__).resolve().parents[2]
+# Seconds of measured work per measurement, unless told otherwise: long
+# enough that repeats agree within a few percent on an idle machine.
+DEFAULT_DURATION = 1.0
 
 
-def _int_list(text: str) -> list[int]:
+def int_list(text: str) -> list[int]:
+    """An argparse type: comma-separated positive integers, sorted and unique."""
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -28,7 +32,8 @@ def _int_list(text: str) -> list[int]:
     return sorted(set(values))
 
 
-def _name_list(text: str) -> list[str]:
+def name_list(text: str) -> list[str]:
+    """An argparse type: comma-separated names."""
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
@@ -43,20 +48,27 @@ def parser_for(workload: Workload) -> argparse.ArgumentParser:
         description=f"Sweep the {workload.name} workload over schedulers, executors and worker counts.",
     )
     sweep_opts = p.add_argument_group("sweep")
-    sweep_opts.add_argument("--schedulers", type=_name_list, default=None,
+    sweep_opts.add_argument("--schedulers", type=name_list, default=None,
                             help="comma-separated strategies (default: every compiled-in one: "
                             + ", ".join(sorted(boc.schedulers())) + ")")
-    sweep_opts.add_argument("--executors", type=_name_list, default=None,
+    sweep_opts.add_argument("--executors", type=name_list, default=None,
                             help="comma-separated executors (default: every one this interpreter has: "
                             + ", ".join(boc.executors()) + ")")
-    sweep_opts.add_argument("--workers", type=_int_list, default=None,
+    sweep_opts.add_argument("--workers", type=int_list, default=None,
                             help="comma-separated worker counts (default: 1 up to the CPU count)")
     sweep_opts.add_argument("--repeats", type=int, default=None, help="measurements per point (default 3)")
+    sweep_opts.add_argument("--duration", type=float, default=None,
+                            help="seconds of measured work per measurement (default 1): the workload's "
+                            f"--{workload.size.name.replace('_', '-')} is calibrated per configuration to fill it")
+    sweep_opts.add_argument("--max-spread", type=float, default=results.MAX_SPREAD,
+                            help="warn for a configuration whose repeats spread (max - min) / median by more "
+                            f"than this (default {results.MAX_SPREAD})")
     sweep_opts.add_argument("--quick", action="store_true",
-                            help="a small sweep (workers 1,2, one repeat, a short workload) for a smoke test")
+                            help="a small sweep (workers 1,2, one repeat, a short uncalibrated workload) "
+                            "for a smoke test")
     sweep_opts.add_argument("--seed", type=int, default=0, help="seed of the shuffled run order")
     if workload.baselines:
-        sweep_opts.add_argument("--baseline", type=_name_list, default=[],
+        sweep_opts.add_argument("--baseline", type=name_list, default=[],
                                 help="also run another runtime on the same shape: " + ", ".join(workload.baselines))
         sweep_opts.add_argument("--baseline-python", default=sys.executable,
                                 help="the interpreter that runs the baselines (default: this one)")
@@ -69,7 +81,7 @@ def parser_for(workload: Workload) -> argparse.ArgumentParser:
     own = p.add_argument_group(f"{workload.name} workload")
     if workload.axis is not None:
         axis = workload.axis
-        own.add_argument(_option(axis.name), type=_int_list, default=None, dest=axis.name,
+        own.add_argument(_option(axis.name), type=int_list, default=None, dest=axis.name,
                          help=f"{axis.help}; comma-separated, each a point of the sweep (default "
                          f"{','.join(map(str, axis.default))}; --quick: {','.join(map(str, axis.quick))})")
     workload.add_arguments(own)  # type: ignore[arg-type]
@@ -84,8 +96,17 @@ def _check(p: argparse.ArgumentParser, workload: Workload, args: argparse.Namesp
     for name in args.executors:
         if error := executor_error(name):
             p.error(error)
+    for n in args.workers:
+        if error := workers_error(n):
+            p.error(f"--workers: {error}")
     if args.repeats < 1:
         p.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.duration is not None and not args.duration > 0:
+        p.error(f"--duration must be > 0 seconds, got {args.duration}")
+    if not args.max_spread > 0:
+        p.error(f"--max-spread must be > 0, got {args.max_spread}")
+    if error := results.unwritable(args.out):
+        p.error(f"--out: {error}")
     for name in getattr(args, "baseline", []):
         if name not in workload.baselines:
             p.error(f"unknown baseline {name!r}; available: {', '.join(workload.baselines)}")
@@ -114,10 +135,14 @@ def _apply_defaults(p: argparse.ArgumentParser, workload: Workload, args: argpar
         args.workers = [1, 2] if args.quick else list(range(1, (os.cpu_count() or 1) + 1))
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
-    if args.quick:
-        for name, value in workload.quick.items():
-            if getattr(args, name) == p.get_default(name):
-                setattr(args, name, value)
+    size = workload.size
+    given = getattr(args, size.name)
+    if given is not None and args.duration is not None:
+        p.error(f"give --{size.name.replace('_', '-')} (a fixed amount of work) or --duration (calibrated), not both")
+    if given is None and args.quick and args.duration is None:
+        setattr(args, size.name, size.quick)
+    elif given is None and args.duration is None:
+        args.duration = DEFAULT_DURATION
     if args.show:
         args.plot = True
 
@@ -138,9 +163,11 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
     plan = sweep.Plan(
         workload=workload, script=Path(script).resolve(), schedulers=args.schedulers, executors=args.executors,
         workers=args.workers, repeats=args.repeats, params=params, baselines=baselines, seed=args.seed,
-        axis_values=axis_values,
+        axis_values=axis_values, duration_s=args.duration,
     )
-    probe_processes = max(args.workers)
+    # More processes than CPUs cannot run at once: the probe asks only for
+    # the parallelism the machine has.
+    probe_processes = min(max(args.workers), os.cpu_count() or 1)
     probe_seconds = 0.2 if args.quick else 0.5
     started = time.time()
     before = probe.cpu_capacity(probe_processes, probe_seconds)
@@ -166,6 +193,8 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "repeats": args.repeats,
         "quick": args.quick,
+        "duration_s": args.duration,
+        "max_spread": args.max_spread,
         "seed": args.seed,
         "params": params,
         "cpu_probe": {"before": before, "after": after,
@@ -177,7 +206,7 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
 
     table = results.summarize(runs, meta)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-    for line in results.spread_warnings(table):
+    for line in results.spread_warnings(table, args.max_spread):
         print(f"warning: {line}", file=sys.stderr)
     if not meta["cpu_probe"]["ok"]:
         print(

@@ -2,35 +2,45 @@
 
 A configuration is a scheduler with an executor: the colour tells the
 scheduler, the line style the executor (solid: threads, dashed:
-subinterpreters, dotted: another runtime run as a baseline).
+subinterpreters, dotted: another runtime run as a baseline). Every figure
+ends with a caption line: the workload's settings, the interpreter, the
+machine and whether the CPU probe trusted it.
 
 - throughput.png: throughput against workers, one line per configuration,
-  with the min-max spread across repeats (one panel per value of the
-  workload's own axis, if it sweeps one);
+  the median with its bootstrap confidence interval (one panel per value of
+  the workload's own axis, if it sweeps one);
 - sources.png: per worker, where its behaviours came from (the strategy's
   source counters, e.g. next slot / own queue / stolen), at the largest
   worker count;
 - idle.png: per worker, how often it parked and how long it was idle;
-- balance.png: how evenly behaviours spread across workers (coefficient of
-  variation of behaviours run; 0 is perfectly even);
 - moves.png: under "subinterpreters", per worker, how many cown values a
   behaviour found in its worker's interpreter and how many had to move
   there from another one: the locality a scheduler gives;
+- balance.png: how evenly behaviours spread across workers (coefficient of
+  variation of behaviours run; 0 is perfectly even), one point per run;
 - overtake.png: for a workload with an axis (body length, say), throughput
   under "subinterpreters" over throughput under "threads" at the largest
   worker count, against the axis: where parallel bodies pay for the moves.
+
+Which worker gets which work changes from run to run (whichever worker the
+producer lands on, say), so the per-worker figures rank the workers of each
+run by behaviours run (1st: the one that ran the most) and draw every run
+side by side, thin bars per run, instead of averaging worker indices.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import matplotlib
-
 import pandas as pd
+from matplotlib.ticker import EngFormatter, FuncFormatter
+
+from harness import results
 
 STYLES = {"threads": "-", "subinterpreters": "--", "": ":"}
+DPI = 120
 
 
 def _pyplot(show: bool) -> Any:
@@ -67,50 +77,112 @@ def _axis_label(meta: dict[str, Any], value: Any) -> str:
     return f"{_axis(meta)} = {value}"
 
 
+def caption(meta: dict[str, Any]) -> str:
+    """One line: the workload's settings, the interpreter, the machine, the probe."""
+    params = {k: v for k, v in meta.get("params", {}).items() if v is not None and k != meta.get("axis")}
+    settings = ", ".join(f"{k}={v}" for k, v in params.items())
+    duration = meta.get("duration_s")
+    size = f"work calibrated to {duration:g} s per measurement" if duration else "fixed work per measurement"
+    gil = {True: ", GIL", False: ", no GIL"}.get(meta.get("gil"), "")
+    interpreter = f"{meta.get('python_implementation', 'Python')} {meta.get('python', '?')}{gil}"
+    machine = f"{meta.get('platform', '?')}, {meta.get('cpu_count', '?')} CPUs"
+    probe = meta.get("cpu_probe")
+    if probe:
+        seen = f"{probe['before']['speedup']}x/{probe['after']['speedup']}x of {probe['before']['processes']}"
+        trust = f"CPU probe {'ok' if probe['ok'] else 'LOW: multi-worker figures not to be trusted'} ({seen})"
+    else:
+        trust = "no CPU probe"
+    repeats = f"{meta.get('repeats', '?')} repeats"
+    return f"{meta.get('workload', '?')}: {settings}; {size}; {repeats} | {interpreter} | {machine} | {trust}"
+
+
+def _finish(fig: Any, meta: dict[str, Any], title: str, path: Path) -> None:
+    """Title, caption line, layout, file."""
+    fig.suptitle(title)
+    fig.text(0.5, 0.005, caption(meta), ha="center", va="bottom", fontsize=6.5, wrap=True)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(path, dpi=DPI)
+
+
+def _si(ax: Any, unit: str = "") -> None:
+    """Readable y ticks: 12k, 1.5M (or 250µs with a unit)."""
+    ax.yaxis.set_major_formatter(EngFormatter(unit=unit, sep="" if not unit else " "))
+
+
+def _dodge(count: int, spacing: float) -> Callable[[int], float]:
+    """The x offset of series ``i`` of ``count``, centred on zero."""
+    return lambda i: (i - (count - 1) / 2) * spacing
+
+
 def _throughput(runs: pd.DataFrame, meta: dict[str, Any], ax: Any, colours: dict[str, Any],
-                style: str | None = None, label_suffix: str = "") -> None:
-    keys = ["scheduler", "executor", "workers"]
-    table = runs.groupby(keys)["throughput"].agg(["median", "min", "max"]).reset_index()
-    for (scheduler, executor), rows in table.groupby(["scheduler", "executor"]):
-        rows = rows.sort_values("workers")
+                style: str | None = None, label_suffix: str = "", dodge_from: int = 0, dodge_of: int = 1) -> int:
+    """Median and confidence interval per configuration and worker count;
+    the number of configurations drawn (for dodging the next call's)."""
+    configurations = sorted(set(zip(runs["scheduler"], runs["executor"])))
+    offset = _dodge(dodge_of, 0.06)
+    for i, (scheduler, executor) in enumerate(configurations):
+        mine = runs[(runs["scheduler"] == scheduler) & (runs["executor"] == executor)]
+        rows = []
+        for workers, group in mine.groupby("workers"):
+            low, high = results.median_interval(group["throughput"].to_numpy())
+            rows.append((workers, group["throughput"].median(), low, high))
+        table = pd.DataFrame(rows, columns=["workers", "median", "low", "high"])
         ax.errorbar(
-            rows["workers"], rows["median"],
-            yerr=[rows["median"] - rows["min"], rows["max"] - rows["median"]],
-            fmt=style or STYLES.get(executor, "-."), marker="o", capsize=4, color=colours[scheduler],
-            label=_name(scheduler, executor) + label_suffix,
+            table["workers"] + offset(dodge_from + i), table["median"],
+            yerr=[table["median"] - table["low"], table["high"] - table["median"]],
+            fmt=style or STYLES.get(executor, "-."), marker="o", markersize=4, capsize=3,
+            color=colours[scheduler], label=_name(scheduler, executor) + label_suffix,
         )
     ax.set_xlabel("workers")
     ax.set_ylabel(meta.get("metric", "throughput"))
     ax.set_xticks(sorted(runs["workers"].unique()))
-    ax.set_ylim(bottom=0)
+    _si(ax)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    return len(configurations)
 
 
-def _panels(plt: Any, count: int, width: float = 6.0, height: float = 4.5) -> tuple[Any, list[Any]]:
-    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False)
+def _panels(plt: Any, count: int, width: float = 6.0, height: float = 4.5, **shared: Any) -> tuple[Any, list[Any]]:
+    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False, **shared)
     return fig, list(axes[0])
+
+
+def _axis_values(frame: pd.DataFrame, meta: dict[str, Any]) -> list[Any]:
+    axis = _axis(meta)
+    return sorted(frame[axis].unique()) if axis and axis in frame else [None]
 
 
 def throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
     runs = _executor(runs)
     colours = _colours(runs)
     axis = _axis(meta)
-    values = sorted(runs[axis].unique()) if axis else [None]
-    fig, axes = _panels(plt, len(values))
+    values = _axis_values(runs, meta)
+    fig, axes = _panels(plt, len(values), sharex=True)
     for ax, value in zip(axes, values):
-        _throughput(runs if value is None else runs[runs[axis] == value], meta, ax, colours)
+        mine = runs if value is None else runs[runs[axis] == value]
+        count = mine.groupby(["scheduler", "executor"]).ngroups
+        _throughput(mine, meta, ax, colours, dodge_of=count)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize="small")
         if value is not None:
             ax.set_title(_axis_label(meta, value))
-    fig.suptitle(f"{meta['workload']}: median of {meta['repeats']} repeat(s), bars span min..max")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    confidence = f"{results.CONFIDENCE:.0%}"
+    _finish(fig, meta, f"{meta['workload']}: median of {meta['repeats']} repeat(s)\n"
+            f"bars: {confidence} bootstrap interval of the median", path)
+
+
+def _ranked(workers: pd.DataFrame) -> pd.DataFrame:
+    """Each run's workers ranked by behaviours run: ``rank`` 0 ran the most
+    (ties by worker index)."""
+    ordered = workers.sort_values(["run", "behaviors_run", "worker"], ascending=[True, False, True])
+    ordered = ordered.copy()
+    ordered["rank"] = ordered.groupby("run").cumcount()
+    return ordered
 
 
 def _largest_runs(workers: pd.DataFrame, meta: dict[str, Any], axis_value: Any = None) -> tuple[pd.DataFrame, str]:
-    """Per-worker rows at each configuration's largest worker count (and at
-    `axis_value` of the workload's axis, by default its largest), averaged
-    over repeats; and a phrase saying which rows those are."""
+    """Ranked per-worker rows of every run at each configuration's largest
+    worker count (and at `axis_value` of the workload's axis, by default
+    its largest); and a phrase saying which rows those are."""
     workers = _executor(workers)
     axis = _axis(meta)
     where = ""
@@ -119,66 +191,82 @@ def _largest_runs(workers: pd.DataFrame, meta: dict[str, Any], axis_value: Any =
         workers = workers[workers[axis] == value]
         where = f", {_axis_label(meta, value)}"
     top = workers.groupby(["scheduler", "executor"])["workers"].transform("max")
-    rows = workers[workers["workers"] == top]
-    means = rows.groupby(["scheduler", "executor", "workers", "worker"]).mean(numeric_only=True).reset_index()
-    return means, where
+    return _ranked(workers[workers["workers"] == top]), where
 
 
-def _bytes(n: float) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n:,.0f} bytes"
+def _ordinal(rank: int) -> str:
+    n = rank + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _per_run_bars(ax: Any, rows: pd.DataFrame, layers: list[tuple[str, str, Any]]) -> None:
+    """For each worker rank, one thin stacked bar per run: ``layers`` are
+    (column, label, colour), bottom first. Ticks name the ranks."""
+    run_ids = sorted(rows["run"].unique())
+    width = 0.8 / len(run_ids)
+    offset = _dodge(len(run_ids), width)
+    tallest = 0.0
+    for j, run in enumerate(run_ids):
+        mine = rows[rows["run"] == run].sort_values("rank")
+        bottom = pd.Series(0.0, index=mine.index)
+        for column, label, colour in layers:
+            values = mine[column].fillna(0) if column in mine else pd.Series(0.0, index=mine.index)
+            ax.bar(mine["rank"] + offset(j), values, width=width * 0.9, bottom=bottom, color=colour,
+                   label=label if j == 0 else None)
+            bottom = bottom + values
+        tallest = max(tallest, float(bottom.max()))
+    ax.set_ylim(0, max(ax.get_ylim()[1], tallest * 1.3))  # room for the legend above the bars
+    ranks = sorted(rows["rank"].unique())
+    ax.set_xticks(ranks, [_ordinal(r) for r in ranks])
+    ax.set_xlabel(f"worker, by behaviours run (one bar per run, {len(run_ids)} runs)")
+    _si(ax)
 
 
 def _configurations(rows: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted({(s, e) for s, e in zip(rows["scheduler"], rows["executor"])})
 
 
+def _of(rows: pd.DataFrame, scheduler: str, executor: str) -> pd.DataFrame:
+    return rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)]
+
+
 def sources(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
     mapping: dict[str, dict[str, str]] = meta.get("sources", {})
     rows, where = _largest_runs(workers, meta)
-    shown = [(s, e) for s, e in _configurations(rows) if mapping.get(s)]
+    shown = [(s, e) for s, e in _configurations(rows)
+             if any(c in rows for c in mapping.get(s, {})) and _of(rows, s, e)["workers"].iloc[0] > 1]
     if not shown:
         return
-    fig, axes = _panels(plt, len(shown), 4.5, 4)
+    palette = matplotlib.colormaps["tab10"]
+    fig, axes = _panels(plt, len(shown), 4.5, 4, sharey=True)
     for ax, (scheduler, executor) in zip(axes, shown):
-        mine = rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)].sort_values("worker")
-        bottom = pd.Series(0.0, index=mine.index)
-        for counter, label in mapping[scheduler].items():
-            if counter in mine:
-                values = mine[counter].fillna(0)
-                ax.bar(mine["worker"], values, bottom=bottom, label=label)
-                bottom = bottom + values
+        mine = _of(rows, scheduler, executor)
+        layers = [(counter, label, palette(i % 10)) for i, (counter, label) in enumerate(mapping[scheduler].items())
+                  if counter in mine and mine[counter].fillna(0).any()]
+        _per_run_bars(ax, mine, layers)
         ax.set_title(f"{_name(scheduler, executor)}, {int(mine['workers'].iloc[0])} workers")
-        ax.set_xlabel("worker")
-        ax.set_xticks(mine["worker"])
-        ax.set_ylabel("behaviours per run (mean over repeats)")
         ax.legend(fontsize="small")
-    fig.suptitle(f"Where each worker's behaviours came from{where}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    axes[0].set_ylabel("behaviours per run")
+    _finish(fig, meta, f"Where each worker's behaviours came from{where}", path)
 
 
 def idle(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
     rows, where = _largest_runs(workers, meta)
     shown = _configurations(rows)
-    fig, axes = plt.subplots(2, len(shown), figsize=(4.5 * len(shown), 6), squeeze=False)
+    if not shown or not {"parks", "idle_ns"} <= set(rows):
+        return
+    rows = rows.assign(idle_s=rows["idle_ns"] / 1e9)
+    fig, axes = plt.subplots(2, len(shown), figsize=(4.5 * len(shown), 6.5), squeeze=False, sharey="row")
     for i, (scheduler, executor) in enumerate(shown):
-        mine = rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)].sort_values("worker")
-        if "parks" in mine:
-            axes[0][i].bar(mine["worker"], mine["parks"], color="tab:purple")
+        mine = _of(rows, scheduler, executor)
+        _per_run_bars(axes[0][i], mine, [("parks", "parks", "tab:purple")])
+        _per_run_bars(axes[1][i], mine, [("idle_s", "idle", "tab:gray")])
+        _si(axes[1][i], "s")
         axes[0][i].set_title(f"{_name(scheduler, executor)}, {int(mine['workers'].iloc[0])} workers")
-        axes[0][i].set_ylabel("parks per run")
-        if "idle_ns" in mine:
-            axes[1][i].bar(mine["worker"], mine["idle_ns"] / 1e6, color="tab:gray")
-        axes[1][i].set_ylabel("idle ms per run")
-        for ax in (axes[0][i], axes[1][i]):
-            ax.set_xlabel("worker")
-            ax.set_xticks(mine["worker"])
-    fig.suptitle(f"How often workers slept, and for how long{where}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    axes[0][0].set_ylabel("parks per run")
+    axes[1][0].set_ylabel("idle time per run")
+    _finish(fig, meta, f"How often workers slept, and for how long{where}", path)
 
 
 def balance(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
@@ -186,62 +274,72 @@ def balance(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -
     multi = workers[workers["workers"] > 1]
     if multi.empty or "behaviors_run" not in multi:
         return
-    per_run = multi.groupby(["scheduler", "executor", "workers", "run"])["behaviors_run"]
+    keys = ["scheduler", "executor", "workers"]
+    per_run = multi.groupby([*keys, "run"])["behaviors_run"]
     cv = (per_run.std(ddof=0) / per_run.mean()).rename("cv").reset_index()
-    table = cv.groupby(["scheduler", "executor", "workers"])["cv"].median().reset_index()
-    colours = _colours(table)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for (scheduler, executor), rows in table.groupby(["scheduler", "executor"]):
-        ax.plot(rows["workers"], rows["cv"], STYLES.get(executor, "-."), marker="o", color=colours[scheduler],
-                label=_name(scheduler, executor))
-    ax.set_xlabel("workers")
-    ax.set_ylabel("CV of behaviours run per worker")
-    ax.set_xticks(sorted(table["workers"].unique()))
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    ax.set_title("Spread of work across workers (0 = perfectly even)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    counts = sorted(cv["workers"].unique())
+    colours = _colours(cv)
+    fig, axes = _panels(plt, len(counts), 5.0, 4.2, sharey=True)
+    for ax, count in zip(axes, counts):
+        mine = cv[cv["workers"] == count]
+        configurations = _configurations(mine)
+        for x, (scheduler, executor) in enumerate(configurations):
+            points = _of(mine, scheduler, executor)["cv"].to_numpy()
+            spread = _dodge(len(points), 0.5 / max(1, len(points)))
+            ax.scatter([x + spread(i) for i in range(len(points))], points, s=18, color=colours[scheduler],
+                       marker="o" if executor != "subinterpreters" else "s", alpha=0.8)
+            ax.hlines(float(pd.Series(points).median()), x - 0.3, x + 0.3, color="black", linewidth=1.5)
+        ax.set_xticks(range(len(configurations)), [_name(s, e) for s, e in configurations], rotation=30,
+                      ha="right", fontsize="small")
+        ax.set_title(f"{count} workers")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylim(bottom=0)
+    axes[0].set_ylabel("CV of behaviours run per worker")
+    _finish(fig, meta, "Spread of work across workers (0 = even)\none point per run, line at the median", path)
 
 
 def moves(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
-    axis = _axis(meta)
-    values = sorted(workers[axis].unique()) if axis and axis in workers else [None]
-    panels = []  # (row, rows of one scheduler at one axis value, axis phrase)
-    for row, value in enumerate(values):
+    if "values_moved_in" not in workers:
+        return
+    panels = []  # (row, ranked rows of one scheduler at one axis value, axis phrase)
+    values = _axis_values(workers, meta)
+    for value in values:
         rows, where = _largest_runs(workers, meta, value)
         rows = rows[rows["executor"] == "subinterpreters"]
-        panels += [(row, rows[rows["scheduler"] == s], where) for s in sorted(rows["scheduler"].unique())]
-    if not panels or "values_moved_in" not in panels[0][1]:
+        used = rows["values_moved_in"].fillna(0) + rows["values_found_local"].fillna(0)
+        rows = rows[rows["scheduler"].isin(rows.loc[used > 0, "scheduler"])]
+        panels.append([(rows[rows["scheduler"] == s], where) for s in sorted(rows["scheduler"].unique())])
+    panels = [row for row in panels if row]
+    if not panels:
         return
-    columns = max(sum(1 for r, _, _ in panels if r == row) for row in range(len(values)))
-    fig, axes = plt.subplots(len(values), columns, figsize=(4.5 * columns, 3.6 * len(values)), squeeze=False)
-    used_axes = set()
-    for row, mine, where in panels:
-        column = sum(1 for r, ax in used_axes if r == row)
-        ax = axes[row][column]
-        used_axes.add((row, ax))
-        mine = mine.sort_values("worker")
-        local, moved = mine["values_found_local"].fillna(0), mine["values_moved_in"].fillna(0)
-        ax.bar(mine["worker"], local, label="found in the worker's interpreter", color="tab:green")
-        ax.bar(mine["worker"], moved, bottom=local, label="moved in from another", color="tab:red")
-        used = local.sum() + moved.sum()
-        share = f"{local.sum() / used:.0%} local" if used else "no values used"
-        title = f"{mine['scheduler'].iloc[0]}, {int(mine['workers'].iloc[0])} workers{where}"
-        ax.set_title(f"{title}\n{share}, {_bytes(mine['bytes_moved_in'].sum())} moved", fontsize="medium")
-        ax.set_xlabel("worker")
-        ax.set_xticks(mine["worker"])
-        ax.set_ylabel("values used per run")
-        if len(used_axes) == 1:
-            ax.legend(fontsize="small")
-    for row in axes:
-        for ax in row:
-            if not any(ax is used for _, used in used_axes):
-                ax.set_visible(False)
-    fig.suptitle("Under subinterpreters: where each worker found the cown values it used (mean over repeats)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    columns = max(len(row) for row in panels)
+    fig, axes = plt.subplots(len(panels), columns, figsize=(4.5 * columns, 3.8 * len(panels)), squeeze=False,
+                             sharey="row")
+    for r, row in enumerate(panels):
+        for c, (mine, where) in enumerate(row):
+            ax = axes[r][c]
+            _per_run_bars(ax, mine, [("values_found_local", "found in the worker's interpreter", "tab:green"),
+                                     ("values_moved_in", "moved in from another", "tab:red")])
+            local, moved = mine["values_found_local"].fillna(0).sum(), mine["values_moved_in"].fillna(0).sum()
+            runs = mine["run"].nunique()
+            title = f"{mine['scheduler'].iloc[0]}, {int(mine['workers'].iloc[0])} workers{where}"
+            moved_bytes = _bytes(mine["bytes_moved_in"].sum() / runs)
+            ax.set_title(f"{title}\n{local / (local + moved):.0%} local, {moved_bytes} moved per run",
+                         fontsize="medium")
+            if c == 0:
+                ax.set_ylabel("values used per run")
+            if r == 0 and c == 0:
+                ax.legend(fontsize="small")
+        for ax in axes[r][len(row):]:
+            ax.set_visible(False)
+    _finish(fig, meta, "Under subinterpreters: where each worker found the cown values it used", path)
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
 
 
 def overtake(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
@@ -253,20 +351,21 @@ def overtake(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -> 
     medians = (runs[runs["workers"] == top].groupby(["scheduler", "executor", axis])["throughput"].median()
                .unstack("executor"))
     ratio = (medians["subinterpreters"] / medians["threads"]).dropna().reset_index(name="ratio")
+    if ratio.empty:
+        return
     colours = _colours(ratio)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 4.8))
     for scheduler, rows in ratio.groupby("scheduler"):
         ax.plot(rows[axis], rows["ratio"], marker="o", color=colours[scheduler], label=scheduler)
     ax.axhline(1.0, color="black", linewidth=1)
     ax.set_xscale("log")
     ax.set_xlabel(axis)
     ax.set_ylabel("throughput: subinterpreters / threads")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    ax.set_title(f"{meta['workload']}, {top} workers: above 1, parallel bodies win (medians)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _finish(fig, meta, f"{meta['workload']}, {top} workers: above 1, parallel bodies win (medians)", path)
 
 
 def draw(folder: Path, runs: pd.DataFrame, workers: pd.DataFrame, meta: dict[str, Any], show: bool = False) -> list[Path]:
@@ -291,23 +390,38 @@ def draw(folder: Path, runs: pd.DataFrame, workers: pd.DataFrame, meta: dict[str
     return written
 
 
-def compare(a: tuple[pd.DataFrame, dict[str, Any]], b: tuple[pd.DataFrame, dict[str, Any]], labels: tuple[str, str], path: Path, show: bool = False) -> Path:
-    """Overlay the throughput of two result folders (solid: first, dashed: second)."""
-    plt = _pyplot(show)
+def compare_figure(plt: Any, a: tuple[pd.DataFrame, dict[str, Any]], b: tuple[pd.DataFrame, dict[str, Any]],
+                   labels: tuple[str, str], differences: list[str]) -> Any:
+    """The overlay of two result folders' throughput (solid: first, dashed:
+    second), one y range per panel covering both, the differing settings
+    written underneath."""
     runs_a, runs_b = _executor(a[0]), _executor(b[0])
     axis = _axis(a[1])
     values = sorted(set(runs_a[axis]) | set(runs_b[axis])) if axis else [None]
-    fig, axes = _panels(plt, len(values), 7, 4.5)
+    fig, axes = _panels(plt, len(values), 7, 4.8, sharex=True)
     colours = _colours(runs_a, runs_b)
     for ax, value in zip(axes, values):
         pick = (lambda r: r) if value is None else (lambda r, v=value: r[r[axis] == v])
-        _throughput(pick(runs_a), a[1], ax, colours, "-", f" ({labels[0]})")
-        _throughput(pick(runs_b), b[1], ax, colours, "--", f" ({labels[1]})")
+        both = sum(pick(r).groupby(["scheduler", "executor"]).ngroups for r in (runs_a, runs_b))
+        drawn = _throughput(pick(runs_a), a[1], ax, colours, "-", f" ({labels[0]})", 0, both)
+        _throughput(pick(runs_b), b[1], ax, colours, "--", f" ({labels[1]})", drawn, both)
+        ax.set_ylim(bottom=0)  # after both folders are drawn, so that the range covers both
+        ax.legend(fontsize="x-small")
         if value is not None:
             ax.set_title(_axis_label(a[1], value))
     fig.suptitle(f"{a[1]['workload']}: {labels[0]} (solid) vs {labels[1]} (dashed)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    notes = "settings that differ: " + "; ".join(differences) if differences else "same settings"
+    fig.text(0.5, 0.005, notes, ha="center", va="bottom", fontsize=7, wrap=True,
+             color="tab:red" if differences else "black")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def compare(a: tuple[pd.DataFrame, dict[str, Any]], b: tuple[pd.DataFrame, dict[str, Any]], labels: tuple[str, str],
+            path: Path, differences: list[str], show: bool = False) -> Path:
+    """Write :func:`compare_figure` to ``path``."""
+    plt = _pyplot(show)
+    compare_figure(plt, a, b, labels, differences).savefig(path, dpi=DPI)
     if show:
         plt.show()
     plt.close("all")

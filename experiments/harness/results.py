@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import boc
@@ -22,7 +23,10 @@ WORKERS_CSV = "workers.csv"
 META_JSON = "meta.json"
 
 # Median-relative spread (max - min) / median above which a point is flagged.
-LARGE_SPREAD = 0.25
+MAX_SPREAD = 0.05
+# The confidence of the interval around each median, and its resamples.
+CONFIDENCE = 0.95
+RESAMPLES = 2000
 
 
 def git_revision(repo: Path) -> str | None:
@@ -43,11 +47,30 @@ def environment() -> dict[str, Any]:
         "boc_version": boc.__version__,
         "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
+        # False on a free-threaded build (PEP 703); None before 3.13.
+        "gil": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else None,
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "schedulers": boc.schedulers(),
     }
+
+
+def unwritable(root: Path) -> str | None:
+    """Why results cannot be written under ``root``, or None if they can.
+
+    Makes the folder if it is missing, so that a bad path fails before a
+    sweep rather than after it.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"{root} exists and is not a folder"
+    except OSError as e:
+        return f"cannot make the folder {root}: {e.strerror}"
+    if not os.access(root, os.W_OK | os.X_OK):
+        return f"the folder {root} is not writable"
+    return None
 
 
 def write(root: Path, workload: str, runs: pd.DataFrame, workers: pd.DataFrame, meta: dict[str, Any]) -> Path:
@@ -98,18 +121,40 @@ def point_columns(meta: dict[str, Any]) -> list[str]:
     return ["scheduler", "executor", *([axis] if axis else []), "workers"]
 
 
+def median_interval(values: Any, confidence: float = CONFIDENCE, resamples: int = RESAMPLES) -> tuple[float, float]:
+    """A percentile-bootstrap confidence interval of the median of ``values``.
+
+    Resamples the values with replacement, takes each resample's median,
+    and returns the central ``confidence`` share of those medians. Seeded,
+    so the same data always give the same interval. With few repeats the
+    interval is wide (with one value it is that value): it says how much
+    the data support, no more.
+    """
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(0)
+    medians = np.median(rng.choice(data, size=(resamples, len(data)), replace=True), axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(medians, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def summarize(runs: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
-    """Median, min and max throughput per point of the sweep, with the relative spread."""
+    """Per point of the sweep: median, bootstrap interval of the median
+    (``ci_low``, ``ci_high``), min, max, count, the relative spread
+    (max - min) / median, and the median per worker."""
     grouped = runs.fillna({"executor": ""}).groupby(point_columns(meta))["throughput"]
     table = grouped.agg(["median", "min", "max", "count"]).reset_index()
+    intervals = grouped.apply(lambda v: median_interval(v.to_numpy())).tolist()
+    table.insert(table.columns.get_loc("median") + 1, "ci_low", [low for low, _ in intervals])
+    table.insert(table.columns.get_loc("ci_low") + 1, "ci_high", [high for _, high in intervals])
     table["spread"] = (table["max"] - table["min"]) / table["median"]
     table["per_worker"] = table["median"] / table["workers"]
     return table
 
 
-def spread_warnings(table: pd.DataFrame) -> list[str]:
-    """One line per point whose repeats disagree by more than LARGE_SPREAD."""
-    noisy = table[(table["count"] > 1) & (table["spread"] > LARGE_SPREAD)]
+def spread_warnings(table: pd.DataFrame, threshold: float = MAX_SPREAD) -> list[str]:
+    """One line per point whose repeats disagree by more than ``threshold``."""
+    noisy = table[(table["count"] > 1) & (table["spread"] > threshold)]
     lines = []
     for r in noisy.to_dict("records"):
         where = "/".join(str(r[c]) for c in noisy.columns[: list(noisy.columns).index("workers")] if r[c] != "")

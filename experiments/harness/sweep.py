@@ -1,5 +1,10 @@
 """Runs every point of a sweep (scheduler x executor x workers, and the
-workload's own axis if it has one), repeats times, each in a fresh subprocess."""
+workload's own axis if it has one), repeats times, each in a fresh subprocess.
+
+With a target duration, each point is first calibrated: measured at the
+workload size's starting value, then at larger sizes until a run is long
+enough to time, and the size scaled so that one measurement runs for the
+target. Every repeat of a point then does the same amount of work."""
 
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ class Plan:
     baselines: dict[str, str]  # name -> Python interpreter that runs it
     seed: int
     axis_values: list[int] | None = None  # values of workload.axis, if it has one
+    duration_s: float | None = None  # calibrate each point to this; None: params as given
     timeout_s: float = 900.0
 
 
@@ -74,15 +80,14 @@ def _params(plan: Plan, point: Point) -> dict[str, Any]:
     return {**plan.params, plan.workload.axis.name: point.axis_value}
 
 
-def _command(plan: Plan, point: Point) -> list[str]:
-    params = _params(plan, point)
+def _command(plan: Plan, point: Point, params: dict[str, Any]) -> list[str]:
     spec = json.dumps(
         {
             "scheduler": point.scheduler,
             "executor": point.executor,
             "workers": point.workers,
             "params": params,
-            "warmup_params": plan.workload.warmup(params),
+            "warmup_params": plan.workload.size.warmup(params),
         }
     )
     if point.scheduler in plan.baselines:
@@ -91,9 +96,9 @@ def _command(plan: Plan, point: Point) -> list[str]:
     return [sys.executable, str(plan.script), "--measure-one", spec]
 
 
-def measure(plan: Plan, point: Point) -> dict[str, Any]:
+def measure(plan: Plan, point: Point, params: dict[str, Any]) -> dict[str, Any]:
     """One measurement in a fresh subprocess; its parsed result line."""
-    cmd = _command(plan, point)
+    cmd = _command(plan, point, params)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=plan.timeout_s)
     except subprocess.TimeoutExpired as e:
@@ -102,6 +107,29 @@ def measure(plan: Plan, point: Point) -> dict[str, Any]:
     if done.returncode != 0 or not lines:
         raise SweepError(f"{point.label()} failed (exit {done.returncode}):\n$ {' '.join(cmd)}\n{done.stderr[-4000:]}")
     return json.loads(lines[-1][len(RESULT_PREFIX) :])
+
+
+# A calibration run shorter than this share of the target is too short to
+# scale from: timer resolution and start-up noise would dominate it.
+TIMEABLE_SHARE = 0.2
+CALIBRATION_ROUNDS = 6
+
+
+def calibrate(plan: Plan, point: Point) -> dict[str, Any]:
+    """The point's params, with the workload's size scaled to fill ``plan.duration_s``."""
+    params = _params(plan, point)
+    if plan.duration_s is None:
+        return params
+    size = plan.workload.size
+    value = size.start
+    for _ in range(CALIBRATION_ROUNDS):
+        elapsed = max(measure(plan, point, {**params, size.name: value})["elapsed_s"], 1e-6)
+        factor = plan.duration_s / elapsed
+        if elapsed >= TIMEABLE_SHARE * plan.duration_s:
+            break
+        # Aim at half the target, so that the next round is timeable but cheap.
+        value = size.scaled(value, min(100.0, factor / 2))
+    return {**params, size.name: size.scaled(value, factor)}
 
 
 def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -114,14 +142,21 @@ def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = random.Random(plan.seed)
     runs: list[dict[str, Any]] = []
     worker_frames: list[pd.DataFrame] = []
-    bar = tqdm(total=len(every) * plan.repeats, desc=plan.workload.name, unit="run", disable=not progress)
+    calibrating = plan.duration_s is not None
+    bar = tqdm(total=len(every) * (plan.repeats + calibrating), desc=plan.workload.name, unit="point",
+               disable=not progress)
     with bar:
+        sized: dict[Point, dict[str, Any]] = {}
+        for point in every:
+            bar.set_postfix_str(f"calibrating {point.label()}")
+            sized[point] = calibrate(plan, point)
+            bar.update(calibrating)
         for repeat in range(plan.repeats):
             order = every[:]
             rng.shuffle(order)
             for point in order:
                 bar.set_postfix_str(point.label())
-                result = measure(plan, point)
+                result = measure(plan, point, sized[point])
                 run_id = len(runs)
                 runs.append(
                     {

@@ -42,21 +42,49 @@ class Axis:
 
 
 @dataclass(frozen=True)
+class Size:
+    """The workload option that sets how much work one measurement does.
+
+    Work must grow linearly with it: the sweep scales it so that each
+    measurement runs for the target duration.
+
+    Attributes:
+        name: the option's name in ``params``.
+        start: the value a calibration starts from (small: a few tens of ms).
+        quick: the value a ``--quick`` sweep uses, uncalibrated.
+    """
+
+    name: str
+    start: int | float
+    quick: int | float
+
+    def scaled(self, value: int | float, factor: float) -> int | float:
+        """``value`` times ``factor``, of the option's type (at least 1 for an int)."""
+        if isinstance(self.start, int):
+            return max(1, round(value * factor))
+        return max(1e-3, value * factor)
+
+    def warmup(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The options of the short run made before each measurement: a tenth of the work."""
+        return {**params, self.name: self.scaled(params[self.name], 0.1)}
+
+
+@dataclass(frozen=True)
 class Workload:
     """One experiment shape.
 
     Attributes:
         name: short name, used for the results folder.
         metric: what ``throughput`` counts per second (for axis labels).
-        add_arguments: adds the workload's own options to a parser.
+        add_arguments: adds the workload's own options to a parser (the size
+            option with default None: calibrated unless given).
         check: raises ValueError for bad workload options (after parsing).
-        quick: workload options for ``--quick`` (overriding the defaults).
         measure: runs one measurement in this process at a :class:`RunConfig`
             and returns a dict with at least ``throughput``, ``elapsed_s``,
             ``items``, ``expected``, ``report`` (a :class:`boc.RunReport`) or
             ``stats`` (list of dicts).
         params: the workload options of a parsed namespace, as a dict.
-        warmup: the options of the short run made before each measurement.
+        size: the option that sets the amount of work.
         baselines: other runtimes that can run the same shape: name -> a
             script that takes the measurement spec (JSON) as its argument
             and prints the same result line.
@@ -67,9 +95,8 @@ class Workload:
     metric: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     check: Callable[[argparse.Namespace], None]
-    quick: dict[str, Any]
     measure: Callable[[RunConfig, dict[str, Any]], dict[str, Any]]
     params: Callable[[argparse.Namespace], dict[str, Any]]
-    warmup: Callable[[dict[str, Any]], dict[str, Any]]
+    size: Size
     baselines: dict[str, Path] = field(default_factory=dict)
     axis: Axis | None = None
