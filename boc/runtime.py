@@ -176,7 +176,8 @@ def _start_for_scheduling() -> None:
     _core.start(*_resolve(DEFAULT_SCHEDULER, None, {}), _check_executor(DEFAULT_EXECUTOR), True)
 
 
-_Decorator = Callable[[Callable[..., Any]], Cown]
+# The result cown holds whatever the body returns (or raised).
+_Decorator = Callable[[Callable[..., Any]], "Cown[Any]"]
 
 
 def _when_made_by(make: Callable[..., _Decorator]) -> Callable[..., _Decorator]:
@@ -184,7 +185,7 @@ def _when_made_by(make: Callable[..., _Decorator]) -> Callable[..., _Decorator]:
     # global: at interpreter exit CPython may set boc's globals to None before
     # the finalisers that schedule run (the free-threaded build does), and
     # those must still get the runtime's RuntimeError.
-    def when(*args: Cown | list[Cown] | tuple[Cown, ...]) -> _Decorator:
+    def when(*args: Cown[Any] | list[Cown[Any]] | tuple[Cown[Any], ...]) -> _Decorator:
         """Schedule the decorated function as a behaviour on the given cowns.
 
         Each argument is a :class:`Cown` or a list/tuple of Cowns (a group, passed

@@ -71,7 +71,10 @@ void bind_interpreter_exit(nb::module_& m) {
     s.close_for_exit();
     return static_cast<bool>(s.current());
   });
-  m.def("abandon_at_exit", &abandon_at_exit);
+  // None when no run was in flight; else (its uncollected exceptions, the
+  // behaviours abandoned).
+  m.def("abandon_at_exit", &abandon_at_exit,
+        nb::sig("def abandon_at_exit() -> tuple[list[BaseException], int] | None"));
   m.def("forget_last", [] { session().forget_last(); });
 }
 

@@ -1,6 +1,7 @@
 #include "py_cown.h"
 
 #include <nanobind/stl/string.h>
+#include <nanobind/typing.h>
 
 #include <new>
 #include <string>
@@ -170,12 +171,16 @@ PyType_Slot cown_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(cown_traver
 }  // namespace
 
 void bind_cown(nb::module_& m) {
-  nb::class_<PyCown> cls(m, "Cown", nb::type_slots(cown_slots),
+  // The stub (_core.pyi) declares Cown generic in the type of its value, so
+  // that a type checker reads Cown[int].value as an int.
+  m.attr("T") = nb::type_var("T");
+  nb::class_<PyCown> cls(m, "Cown", nb::type_slots(cown_slots), nb::sig("class Cown(typing.Generic[T])"),
                          "A concurrent owner: a value that at most one behaviour uses at a time.\n\n"
                          "Read and assign ``value`` inside a behaviour that lists this cown in its\n"
                          "``@when``, or outside behaviours while none is in flight. ``Cown[T]``\n"
                          "is a generic alias for type hints.");
-  cls.def("__init__", &init, nb::arg("value") = nb::none(), "Wraps ``value`` in a new cown.")
+  cls.def("__init__", &init, nb::arg("value") = nb::none(), nb::sig("def __init__(self, value: T = ...) -> None"),
+          "Wraps ``value`` in a new cown.")
       .def_prop_rw(
           "value",
           [](nb::handle self) {
@@ -189,13 +194,16 @@ void bind_cown(nb::module_& m) {
               c.state->set_raised(false);
             });
           },
-          nb::for_setter(nb::arg("value").none()), "The guarded value.")
+          nb::for_getter(nb::sig("def value(self, /) -> T")),
+          nb::for_setter(nb::sig("def value(self, value: T, /) -> None")), nb::for_setter(nb::arg("value").none()),
+          "The guarded value.")
       .def_prop_ro(
           "exception",
           [](nb::handle self) {
             PyCown& c = cown_of(self);
             return with_access(c, [&] { return c.state->raised() ? value_of(c) : nb::none(); });
           },
+          nb::for_getter(nb::sig("def exception(self, /) -> BaseException | None")),
           "For the cown returned by ``@when``: the exception the body raised, else None.")
       .def_prop_ro(
           "id", [](nb::handle self) { return cown_of(self).state->id(); },
@@ -209,7 +217,7 @@ void bind_cown(nb::module_& m) {
     PyObject* r = reduce_cown(self.ptr(), cown_of(self).state, self.type().is(nb::type<PyCown>()));
     if (r == nullptr) throw nb::python_error();
     return nb::steal(r);
-  });
+  }, nb::sig("def __reduce__(self) -> tuple[typing.Any, ...]"));
   m.def(
       "_cown_from_token",
       [](Py_ssize_t index, nb::handle cls, nb::handle attributes) {

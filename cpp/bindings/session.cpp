@@ -224,19 +224,19 @@ void bind_session(nb::module_& m) {
     nb::dict out;
     for (const SchedulerInfo* info : Registry::instance().all()) out[info->name.c_str()] = describe(*info);
     return out;
-  });
+  }, nb::sig("def schedulers() -> dict[str, dict[str, typing.Any]]"));
   m.def("start", &start, nb::arg("scheduler"), nb::arg("workers"), nb::arg("options"), nb::arg("executor"),
         nb::arg("any_config"));
   m.def("executors", [] {
     nb::dict out;
     for (const auto& [name, description] : available_executors()) out[name.c_str()] = description;
     return out;
-  });
+  }, nb::sig("def executors() -> dict[str, str]"));
   m.def("unavailable_executors", [] {
     nb::dict out;
     for (const auto& [name, why] : unavailable_executors()) out[name.c_str()] = why;
     return out;
-  });
+  }, nb::sig("def unavailable_executors() -> dict[str, str]"));
   m.def("close_interpreters", [] {
     // At exit, after the exit hook's wait(): no run uses them any more.
     if (!session().current()) InterpreterPool::instance().close(false);
@@ -262,12 +262,16 @@ void bind_session(nb::module_& m) {
       },
       nb::arg("scheduler"), nb::arg("options"));
   m.def("quiesce", &quiesce, nb::arg("timeout").none());
-  m.def("stop", &stop, nb::arg("timeout").none());
+  // None when there was no run; else (scheduler, workers, options,
+  // executor, elapsed seconds, per-worker stats, the bodies' exceptions).
+  m.def("stop", &stop, nb::arg("timeout").none(),
+        nb::sig("def stop(timeout: float | None) -> tuple[str, int, dict[str, int], str, float, "
+                "list[dict[str, int]], list[BaseException]] | None"));
   m.def("in_flight", [] {
     std::shared_ptr<Run> run = session().current();
     return run ? run->runtime().behaviours_in_flight() : 0;
   });
-  m.def("stats", &stats);
+  m.def("stats", &stats, nb::sig("def stats() -> list[dict[str, int]] | None"));
   m.def("after_fork_in_child", [] {
     // The parent's run is not the child's: its workers do not exist here.
     if (Run* parent = session().give_up_current()) parent->runtime().forsake();
