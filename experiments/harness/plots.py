@@ -100,7 +100,8 @@ def _finish(fig: Any, meta: dict[str, Any], title: str, path: Path) -> None:
     """Title, caption line, layout, file."""
     fig.suptitle(title)
     fig.text(0.5, 0.005, caption(meta), ha="center", va="bottom", fontsize=6.5, wrap=True)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1 - 0.15 / height))  # inches for the caption and the title
     fig.savefig(path, dpi=DPI)
 
 
