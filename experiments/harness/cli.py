@@ -17,7 +17,7 @@ from harness.workload import Workload
 
 REPO = Path(__file__).resolve().parents[2]
 # Seconds of measured work per measurement, unless told otherwise: long
-# enough that repeats agree within a few percent on an idle machine.
+# enough that process start-up, warm-up and timer resolution are lost in it.
 DEFAULT_DURATION = 1.0
 
 
