@@ -23,6 +23,14 @@ import pytest
 
 import boc
 
+# The programs that Script runs get Ctrl-C as they would in a terminal. A
+# suite started in the background (nohup, `&` in a script) inherits SIGINT
+# ignored, an ignored signal stays ignored across exec, and Python installs
+# no Ctrl-C handler where SIGINT is ignored; a handled one is reset to the
+# default in the child, where Python installs its own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # Collected once, at import: a strategy added under schedulers/ shows up here
 # without any edit to the tests.
 SCHEDULERS: list[str] = sorted(boc.schedulers())
