@@ -20,8 +20,8 @@ from typing import Any
 from harness import plots, results
 
 # Settings of meta.json worth naming when they differ, besides the workload's params.
-SETTINGS = ("duration_s", "repeats", "quick", "python", "gil", "platform", "cpu_count", "git_revision",
-            "boc_version", "executors", "schedulers", "baselines")
+SETTINGS = ("duration_s", "repeats", "max_repeats", "max_spread", "quick", "python", "gil", "platform", "cpu_count",
+            "git_revision", "boc_version", "executors", "schedulers", "baselines")
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

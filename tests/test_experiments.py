@@ -116,6 +116,7 @@ def test_compare_overlays_two_folders(tmp_path: Path) -> None:
         ("fanout.py", ["--workers", "a,b"], "comma-separated integers"),
         ("fanout.py", ["--workers", "1,2000"], "--workers: workers must be between 1 and 1024, got 2000"),
         ("fanout.py", ["--repeats", "0"], "--repeats must be >= 1"),
+        ("fanout.py", ["--repeats", "5", "--max-repeats", "3"], "--max-repeats must be >= --repeats (5), got 3"),
         ("fanout.py", ["--steps", "0"], "--steps must be >= 1"),
         ("fanout.py", ["--body", "java"], "invalid choice"),
         ("fanout.py", ["--child-ns", "100"], "--child-ns applies to --body native"),

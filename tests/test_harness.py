@@ -28,12 +28,12 @@ from harness.workload import RunConfig, Size, Workload  # noqa: E402
 pytestmark = pytest.mark.executor("threads")
 
 
-def _plan(duration: float | None, size: Size) -> sweep.Plan:
+def _plan(duration: float | None, size: Size, **more: Any) -> sweep.Plan:
     workload = Workload(name="fake", metric="items per second", add_arguments=lambda p: None,
                         check=lambda a: None, measure=lambda c, p: {}, params=lambda a: {}, size=size)
-    return sweep.Plan(workload=workload, script=Path("fake.py"), schedulers=["central"], executors=["threads"],
-                      workers=[1], repeats=1, params={"n": None, "other": 7}, baselines={}, seed=0,
-                      duration_s=duration)
+    settings: dict[str, Any] = {"schedulers": ["central"], "repeats": 1, **more}
+    return sweep.Plan(workload=workload, script=Path("fake.py"), executors=["threads"], workers=[1],
+                      params={"n": None, "other": 7}, baselines={}, seed=0, duration_s=duration, **settings)
 
 
 def test_calibration_scales_the_size_to_fill_the_duration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,6 +68,30 @@ def test_size_scaling_keeps_the_option_type() -> None:
     assert steps.warmup({"steps": 1000, "x": 1}) == {"steps": 100, "x": 1}
 
 
+def test_noisy_points_are_measured_again_until_steady_or_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """central is steady: its 3 repeats suffice. workstealing never settles: it
+    is measured up to max_repeats. lifo is noisy for two runs, then steady:
+    once its interval has narrowed it is left alone, before the limit."""
+    rng = random.Random(2)
+    seen: dict[str, int] = {}
+
+    def fake_measure(plan: sweep.Plan, point: sweep.Point, params: dict[str, Any]) -> dict[str, Any]:
+        n = seen[point.scheduler] = seen.get(point.scheduler, 0) + 1
+        rate = {"central": 1000.0, "workstealing": 1000 * rng.uniform(0.6, 1.4),
+                "lifo": {1: 600.0, 2: 1400.0}.get(n, 1000.0)}[point.scheduler]
+        stats = [{"worker": 0, "behaviors_run": 1, "parks": 0, "busy_ns": 0, "idle_ns": 0}]
+        return {"throughput": rate, "elapsed_s": 1.0, "items": 1, "expected": 1, "stats": stats}
+
+    monkeypatch.setattr(sweep, "measure", fake_measure)
+    plan = _plan(None, Size("n", start=1, quick=1), schedulers=["central", "workstealing", "lifo"], repeats=3,
+                 max_repeats=12)
+    runs, workers = sweep.run(plan, progress=False)
+    counts = runs.groupby("scheduler").size().to_dict()
+    assert counts["central"] == 3 and counts["workstealing"] == 12
+    assert 3 < counts["lifo"] < 12
+    assert len(workers) == len(runs)
+
+
 def _runs(throughputs: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
     rows = []
     for (scheduler, workers), values in throughputs.items():
@@ -79,11 +103,14 @@ def test_spread_warnings_name_every_noisy_configuration_and_only_those() -> None
     rng = random.Random(1)
     steady = [1000 * (1 + rng.uniform(-0.01, 0.01)) for _ in range(5)]
     noisy = [1000 * (1 + rng.choice([-0.3, 0.0, 0.3])) for _ in range(5)] + [700, 1300]
-    table = results.summarize(_runs({("central", 1): steady, ("central", 2): noisy, ("workstealing", 2): steady}),
-                              {"axis": None})
+    runs = _runs({("central", 1): steady, ("central", 2): noisy, ("workstealing", 2): steady})
+    runs["reference_s"] = 0.015  # the control loop: a machine of constant speed
+    table = results.summarize(runs, {"axis": None})
+    assert list(table["machine"]) == [0.0, 0.0, 0.0]
     lines = results.spread_warnings(table, 0.05)
     assert len(lines) == 1
-    assert lines[0].startswith("large spread for central/threads on 2 worker(s)")
+    assert lines[0].startswith("large spread for central/threads on 2 worker(s): the median 1,000 has a 95% interval")
+    assert "7 repeats ranged 700 .. 1,300; the machine's own speed, timed beside the same runs, spread 0%" in lines[0]
     assert results.spread_warnings(table, 1.0) == []
 
 

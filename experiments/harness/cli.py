@@ -19,6 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 # Seconds of measured work per measurement, unless told otherwise: long
 # enough that process start-up, warm-up and timer resolution are lost in it.
 DEFAULT_DURATION = 1.0
+# Repeats of every configuration, and how often a noisy one may be measured:
+# enough for an interval of the median that can exclude a slow outlier.
+DEFAULT_REPEATS = 5
+DEFAULT_MAX_REPEATS = 15
 
 
 def int_list(text: str) -> list[int]:
@@ -56,13 +60,19 @@ def parser_for(workload: Workload) -> argparse.ArgumentParser:
                             + ", ".join(boc.executors()) + ")")
     sweep_opts.add_argument("--workers", type=int_list, default=None,
                             help="comma-separated worker counts (default: 1 up to the CPU count)")
-    sweep_opts.add_argument("--repeats", type=int, default=None, help="measurements per point (default 3)")
+    sweep_opts.add_argument("--repeats", type=int, default=None,
+                            help=f"measurements of every configuration (default {DEFAULT_REPEATS}; --quick: 1)")
+    sweep_opts.add_argument("--max-repeats", type=int, default=None,
+                            help="measure a configuration again, round by round, while its spread is above "
+                            f"--max-spread, up to this many times in all (default {DEFAULT_MAX_REPEATS}, or "
+                            "--repeats if larger; equal to --repeats: no extra rounds)")
     sweep_opts.add_argument("--duration", type=float, default=None,
                             help="seconds of measured work per measurement (default 1): the workload's "
                             f"--{workload.size.name.replace('_', '-')} is calibrated per configuration to fill it")
     sweep_opts.add_argument("--max-spread", type=float, default=results.MAX_SPREAD,
-                            help="warn for a configuration whose repeats spread (max - min) / median by more "
-                            f"than this (default {results.MAX_SPREAD})")
+                            help="the spread of a configuration is the width of its median's "
+                            f"{results.CONFIDENCE:.0%} interval over the median; above this it is measured "
+                            f"again and, if still above, named in a warning (default {results.MAX_SPREAD})")
     sweep_opts.add_argument("--quick", action="store_true",
                             help="a small sweep (workers 1,2, one repeat, a short uncalibrated workload) "
                             "for a smoke test")
@@ -101,6 +111,8 @@ def _check(p: argparse.ArgumentParser, workload: Workload, args: argparse.Namesp
             p.error(f"--workers: {error}")
     if args.repeats < 1:
         p.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.max_repeats < args.repeats:
+        p.error(f"--max-repeats must be >= --repeats ({args.repeats}), got {args.max_repeats}")
     if args.duration is not None and not args.duration > 0:
         p.error(f"--duration must be > 0 seconds, got {args.duration}")
     if not args.max_spread > 0:
@@ -134,7 +146,9 @@ def _apply_defaults(p: argparse.ArgumentParser, workload: Workload, args: argpar
     if args.workers is None:
         args.workers = [1, 2] if args.quick else list(range(1, (os.cpu_count() or 1) + 1))
     if args.repeats is None:
-        args.repeats = 1 if args.quick else 3
+        args.repeats = 1 if args.quick else DEFAULT_REPEATS
+    if args.max_repeats is None:
+        args.max_repeats = args.repeats if args.quick else max(args.repeats, DEFAULT_MAX_REPEATS)
     size = workload.size
     given = getattr(args, size.name)
     if given is not None and args.duration is not None:
@@ -163,7 +177,7 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
     plan = sweep.Plan(
         workload=workload, script=Path(script).resolve(), schedulers=args.schedulers, executors=args.executors,
         workers=args.workers, repeats=args.repeats, params=params, baselines=baselines, seed=args.seed,
-        axis_values=axis_values, duration_s=args.duration,
+        axis_values=axis_values, duration_s=args.duration, max_repeats=args.max_repeats, max_spread=args.max_spread,
     )
     # More processes than CPUs cannot run at once: the probe asks only for
     # the parallelism the machine has.
@@ -192,6 +206,7 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
         "baselines": {name: args.baseline_python for name in baselines},
         "workers": args.workers,
         "repeats": args.repeats,
+        "max_repeats": args.max_repeats,
         "quick": args.quick,
         "duration_s": args.duration,
         "max_spread": args.max_spread,

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 from harness.workload import RunConfig, Workload
 
 # The line of a measurement's stdout that carries its result.
 RESULT_PREFIX = "BOC-RESULT "
+# Iterations of the control loop (about 30 ms of CPython on a 2020s core).
+REFERENCE_LOOPS = 500_000
+
+
+def reference_seconds() -> float:
+    """Time a fixed amount of plain Python work: the machine's own speed now.
+
+    Timed just before each measurement, it is the sweep's control: where
+    it spreads as much as the measurements do, the machine, not the
+    runtime, is what varied.
+    """
+    start = time.perf_counter()
+    total = 0
+    for i in range(REFERENCE_LOOPS):
+        total += i
+    return time.perf_counter() - start
 
 
 def run_one(workload: Workload, spec_json: str) -> None:
@@ -21,6 +38,7 @@ def run_one(workload: Workload, spec_json: str) -> None:
     """
     spec = json.loads(spec_json)
     config = RunConfig(spec["scheduler"], spec["executor"], spec["workers"])
+    reference_s = reference_seconds()
     if spec.get("warmup_params"):
         workload.measure(config, spec["warmup_params"])
     result = workload.measure(config, spec["params"])
@@ -31,6 +49,7 @@ def run_one(workload: Workload, spec_json: str) -> None:
     if result["items"] != result["expected"]:
         print(f"count check failed: {result['items']} ran, {result['expected']} expected", file=sys.stderr)
         sys.exit(3)
+    result["reference_s"] = reference_s
     print(RESULT_PREFIX + json.dumps(result, default=_plain), flush=True)
 
 

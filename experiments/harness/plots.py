@@ -92,8 +92,14 @@ def caption(meta: dict[str, Any]) -> str:
         trust = f"CPU probe {'ok' if probe['ok'] else 'LOW: multi-worker figures not to be trusted'} ({seen})"
     else:
         trust = "no CPU probe"
-    repeats = f"{meta.get('repeats', '?')} repeats"
+    repeats = _repeats(meta)
     return f"{meta.get('workload', '?')}: {settings}; {size}; {repeats} | {interpreter} | {machine} | {trust}"
+
+
+def _repeats(meta: dict[str, Any]) -> str:
+    """"5 repeats", or "5-15 repeats" where noisy points were measured again."""
+    least, most = meta.get("repeats", "?"), meta.get("max_repeats")
+    return f"{least}-{most} repeats" if most not in (None, least) else f"{least} repeats"
 
 
 def _finish(fig: Any, meta: dict[str, Any], title: str, path: Path) -> None:
@@ -167,7 +173,7 @@ def throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -
         if value is not None:
             ax.set_title(_axis_label(meta, value))
     confidence = f"{results.CONFIDENCE:.0%}"
-    _finish(fig, meta, f"{meta['workload']}: median of {meta['repeats']} repeat(s)\n"
+    _finish(fig, meta, f"{meta['workload']}: median of {_repeats(meta)}\n"
             f"bars: {confidence} bootstrap interval of the median", path)
 
 

@@ -22,7 +22,9 @@ RUNS_CSV = "runs.csv"
 WORKERS_CSV = "workers.csv"
 META_JSON = "meta.json"
 
-# Median-relative spread (max - min) / median above which a point is flagged.
+# Width of a point's confidence interval, relative to its median, above
+# which the point is measured again (up to the sweep's repeat limit) and,
+# if still wider, flagged.
 MAX_SPREAD = 0.05
 # The confidence of the interval around each median, and its resamples.
 CONFIDENCE = 0.95
@@ -138,28 +140,57 @@ def median_interval(values: Any, confidence: float = CONFIDENCE, resamples: int 
     return float(low), float(high)
 
 
+def relative_spread(values: Any) -> float:
+    """The width of the median's confidence interval over the median.
+
+    This is what a reader of the reported median needs: how far it could
+    move. On a machine whose speed drifts, the range of raw repeats only
+    grows as repeats are added, while this narrows.
+    """
+    data = np.asarray(values, dtype=float)
+    low, high = median_interval(data)
+    return float((high - low) / np.median(data))
+
+
 def summarize(runs: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """Per point of the sweep: median, bootstrap interval of the median
-    (``ci_low``, ``ci_high``), min, max, count, the relative spread
-    (max - min) / median, and the median per worker."""
-    grouped = runs.fillna({"executor": ""}).groupby(point_columns(meta))["throughput"]
+    (``ci_low``, ``ci_high``), min, max, count, the relative spread (the
+    interval's width over the median, see ``relative_spread``), the range
+    (max - min) / median, the median per worker, and ``machine``: the
+    relative spread of the machine's own speed, timed by the control loop
+    beside the same runs (empty for a baseline, which has no control)."""
+    frame = runs.fillna({"executor": ""})
+    keys = point_columns(meta)
+    grouped = frame.groupby(keys)["throughput"]
     table = grouped.agg(["median", "min", "max", "count"]).reset_index()
     intervals = grouped.apply(lambda v: median_interval(v.to_numpy())).tolist()
     table.insert(table.columns.get_loc("median") + 1, "ci_low", [low for low, _ in intervals])
     table.insert(table.columns.get_loc("ci_low") + 1, "ci_high", [high for _, high in intervals])
-    table["spread"] = (table["max"] - table["min"]) / table["median"]
+    table["spread"] = (table["ci_high"] - table["ci_low"]) / table["median"]
+    table["range"] = (table["max"] - table["min"]) / table["median"]
     table["per_worker"] = table["median"] / table["workers"]
+    if "reference_s" in frame:
+        speed = (1 / frame["reference_s"]).groupby([frame[k] for k in keys])
+        table["machine"] = [relative_spread(v.dropna()) if v.notna().any() else np.nan for _, v in speed]
     return table
 
 
+def _control(row: dict[str, Any]) -> str:
+    machine = row.get("machine")
+    if machine is None or np.isnan(machine):
+        return ""
+    return f"; the machine's own speed, timed beside the same runs, spread {machine:.0%}"
+
+
 def spread_warnings(table: pd.DataFrame, threshold: float = MAX_SPREAD) -> list[str]:
-    """One line per point whose repeats disagree by more than ``threshold``."""
+    """One line per point whose median is uncertain by more than ``threshold``."""
     noisy = table[(table["count"] > 1) & (table["spread"] > threshold)]
     lines = []
     for r in noisy.to_dict("records"):
         where = "/".join(str(r[c]) for c in noisy.columns[: list(noisy.columns).index("workers")] if r[c] != "")
         lines.append(
-            f"large spread for {where} on {r['workers']} worker(s): repeats range "
-            f"{r['min']:,.0f} .. {r['max']:,.0f} around a median of {r['median']:,.0f} ({r['spread']:.0%})"
+            f"large spread for {where} on {r['workers']} worker(s): the median {r['median']:,.0f} has a "
+            f"{CONFIDENCE:.0%} interval of {r['ci_low']:,.0f} .. {r['ci_high']:,.0f} ({r['spread']:.0%} of it); "
+            f"{r['count']} repeats ranged {r['min']:,.0f} .. {r['max']:,.0f}" + _control(r)
         )
     return lines

@@ -1,5 +1,6 @@
 """Runs every point of a sweep (scheduler x executor x workers, and the
-workload's own axis if it has one), repeats times, each in a fresh subprocess.
+workload's own axis if it has one), repeats times, each in a fresh subprocess,
+then again, round by round, each point whose median is still uncertain.
 
 With a target duration, each point is first calibrated: measured at the
 workload size's starting value, then at larger sizes until a run is long
@@ -20,6 +21,7 @@ import pandas as pd
 from tqdm import tqdm
 
 import boc
+from harness import results
 from harness.measure import RESULT_PREFIX
 from harness.workload import Workload
 
@@ -40,12 +42,14 @@ class Plan:
     schedulers: list[str]
     executors: list[str]
     workers: list[int]
-    repeats: int
+    repeats: int  # measurements of every point
     params: dict[str, Any]
     baselines: dict[str, str]  # name -> Python interpreter that runs it
     seed: int
     axis_values: list[int] | None = None  # values of workload.axis, if it has one
     duration_s: float | None = None  # calibrate each point to this; None: params as given
+    max_repeats: int | None = None  # measure a noisy point up to this often; None: repeats
+    max_spread: float = results.MAX_SPREAD  # a point is noisy above this relative spread
     timeout_s: float = 900.0
 
 
@@ -135,13 +139,18 @@ def calibrate(plan: Plan, point: Point) -> dict[str, Any]:
 def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the sweep: one row per run, and one row per worker per run.
 
-    Each repeat visits every point in a new random order, so slow drift of
-    a shared machine does not favour the configuration that always runs first.
+    Each round visits its points in a new random order, so slow drift of a
+    shared machine does not favour the configuration that always runs
+    first. The first ``plan.repeats`` rounds visit every point; each later
+    round, up to ``plan.max_repeats``, visits only the points whose relative
+    spread (``results.relative_spread``) is still above ``plan.max_spread``.
     """
     every = points(plan)
+    max_repeats = max(plan.repeats, plan.max_repeats or plan.repeats)
     rng = random.Random(plan.seed)
     runs: list[dict[str, Any]] = []
     worker_frames: list[pd.DataFrame] = []
+    throughputs: dict[Point, list[float]] = {point: [] for point in every}
     calibrating = plan.duration_s is not None
     bar = tqdm(total=len(every) * (plan.repeats + calibrating), desc=plan.workload.name, unit="point",
                disable=not progress)
@@ -151,12 +160,19 @@ def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
             bar.set_postfix_str(f"calibrating {point.label()}")
             sized[point] = calibrate(plan, point)
             bar.update(calibrating)
-        for repeat in range(plan.repeats):
-            order = every[:]
+        todo = every
+        for repeat in range(max_repeats):
+            if repeat >= plan.repeats:
+                todo = [p for p in every if results.relative_spread(throughputs[p]) > plan.max_spread]
+                if not todo:
+                    break
+                bar.total += len(todo)
+            order = todo[:]
             rng.shuffle(order)
             for point in order:
-                bar.set_postfix_str(point.label())
+                bar.set_postfix_str(point.label() + (" (again: noisy)" if repeat >= plan.repeats else ""))
                 result = measure(plan, point, sized[point])
+                throughputs[point].append(result["throughput"])
                 run_id = len(runs)
                 runs.append(
                     {
@@ -170,6 +186,8 @@ def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
                         "items": result["items"],
                         "expected": result["expected"],
                         "behaviors_run": sum(int(s.get("behaviors_run", 0)) for s in result["stats"]),
+                        # The control loop's time (a baseline's script has none).
+                        "reference_s": result.get("reference_s"),
                         **result.get("params", {}),
                     }
                 )
