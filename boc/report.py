@@ -39,6 +39,9 @@ class RunReport:
         stats: one dict per worker, as :func:`boc.stats` returns them.
         errors: exceptions raised by behaviour bodies during the run.
         elapsed_s: seconds from start() to the end of wait().
+        order: the ids of the behaviours in the order they ran (numbered
+            as they became runnable), where the strategy decides and records
+            that order (``systematic``); None under the others.
     """
 
     scheduler: str | None
@@ -48,6 +51,7 @@ class RunReport:
     stats: list[dict[str, int]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     elapsed_s: float = 0.0
+    order: list[int] | None = None
 
     def to_frame(self) -> "pandas.DataFrame":
         """The per-worker statistics as a pandas DataFrame, one row per worker.

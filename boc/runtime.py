@@ -108,6 +108,13 @@ def counters(scheduler: str | None = None) -> dict[str, str]:
     return {"worker": "index of the worker", **_info(scheduler or DEFAULT_SCHEDULER)["counters"], **_MOVE_COUNTERS}
 
 
+def sequential(scheduler: str | None = None) -> bool:
+    """True if the strategy runs one behaviour at a time, even on disjoint
+    cowns (``systematic``): bodies never overlap under it. Defaults to the
+    default strategy."""
+    return bool(_info(scheduler or DEFAULT_SCHEDULER)["sequential"])
+
+
 def sources(scheduler: str | None = None) -> dict[str, str]:
     """A strategy's source counters: counter name -> where its behaviours came from.
 
@@ -125,6 +132,8 @@ def options(scheduler: str | None = None) -> dict[str, dict[str, Any]]:
 
 def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tuple[str, int, dict[str, int]]:
     specs = _info(scheduler)["options"]
+    if "seed" in specs and "seed" not in given and os.environ.get("BOC_SEED"):
+        given = {**given, "seed": _env_seed(os.environ["BOC_SEED"])}
     if workers is None:
         workers = os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int):
@@ -148,6 +157,13 @@ def _resolve(scheduler: str, workers: int | None, given: dict[str, Any]) -> tupl
     return scheduler, workers, _core.resolve_options(scheduler, fitting)
 
 
+def _env_seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"BOC_SEED must be an integer seed such as 42, got {text!r}") from None
+
+
 def start(
     scheduler: str | None = None, workers: int | None = None, executor: str | None = None, **options: int
 ) -> None:
@@ -159,7 +175,10 @@ def start(
         workers: number of worker threads; defaults to the number of CPUs.
         executor: how Python bodies run, a name from :func:`executors`;
             None means ``"threads"``.
-        **options: the strategy's options (see :func:`options`).
+        **options: the strategy's options (see :func:`options`). A strategy
+            with a ``seed`` option (``systematic``) takes it from the
+            environment's ``BOC_SEED`` when none is given, so a run can be
+            replayed without changing the program.
 
     Starting again with the same configuration while running does nothing;
     with a different one it raises RuntimeError (call :func:`wait` first), as
@@ -247,7 +266,7 @@ def wait(timeout: float | None = None) -> RunReport:
     outcome = _core.stop(_check_timeout(timeout))
     if outcome is None:
         return RunReport(scheduler=None, workers=0)
-    scheduler, workers, opts, executor, elapsed, stats_, errors = outcome
+    scheduler, workers, opts, executor, elapsed, stats_, errors, order = outcome
     report = RunReport(
         scheduler=scheduler,
         workers=workers,
@@ -256,6 +275,7 @@ def wait(timeout: float | None = None) -> RunReport:
         stats=[dict(s) for s in stats_],
         errors=list(errors),
         elapsed_s=elapsed,
+        order=order,
     )
     if errors:
         # BaseExceptionGroup gives an ExceptionGroup unless a body raised a

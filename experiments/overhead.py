@@ -108,8 +108,8 @@ def measure(scheduler: str, executor: str, workers: int, shape: str, scale: floa
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workers", type=cli.int_list, default=[1, 2], help="comma-separated worker counts (default 1,2)")
-    p.add_argument("--schedulers", type=cli.name_list, default=sorted(boc.schedulers()),
-                   help="comma-separated strategies (default: every compiled-in one)")
+    p.add_argument("--schedulers", type=cli.name_list, default=cli.parallel_schedulers(),
+                   help="comma-separated strategies (default: every compiled-in one that runs behaviours in parallel)")
     p.add_argument("--executors", type=cli.name_list, default=list(boc.executors()),
                    help="comma-separated executors for the Python shapes (default: every one this interpreter has)")
     p.add_argument("--shapes", type=cli.name_list, default=list(SHAPES),

@@ -3,7 +3,7 @@ and stats from any thread, two threads stopping one run, and every public
 function at random while behaviours run.
 
 The programs that could crash on a defect run in a fresh interpreter
-(conftest.Script), so a crash fails the test instead of the test session.
+(support.Script), so a crash fails the test instead of the test session.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import threading
 import time
 
 import boc
-from conftest import assert_clean_end, run_script
+from support import assert_clean_end, run_script
 
 
 def test_quiesce_and_stats_from_threads_while_another_starts_and_stops_runs(scheduler: str) -> None:

@@ -3,7 +3,7 @@
 The parent's workers do not exist in a forked child, so the child must not
 wait for them, must not run the parent's behaviours, and must be able to
 start its own run, on the same cowns too. Each test runs in a fresh
-interpreter (conftest.Script).
+interpreter (support.Script).
 
 CPython cannot yet fork a process that has sub-interpreters (the child
 crashes as CPython clears them), so under executor="subinterpreters" these
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_clean_end, run_script
+from support import assert_clean_end, run_script
 
 pytestmark = pytest.mark.executor("threads")
 

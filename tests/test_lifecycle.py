@@ -13,7 +13,7 @@ import pytest
 
 import boc
 import boc.native
-from conftest import endless_chain
+from support import endless_chain
 
 
 def test_start_again_with_the_same_configuration_is_a_no_op(scheduler: str) -> None:

@@ -53,6 +53,7 @@ def test_fanout_uses_both_workers(scheduler: str) -> None:
     assert all(s["behaviors_run"] > 0 for s in report.stats), report.stats
 
 
+@pytest.mark.parallel
 def test_independent_spins_run_in_parallel(scheduler: str) -> None:
     """Spins on distinct cowns overlap on two workers: well under their serial time."""
     boc.start(scheduler, workers=2)

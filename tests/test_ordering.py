@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 import boc
-from conftest import PipeEvent
+from support import PipeEvent
 
 
 @pytest.fixture
@@ -106,6 +106,7 @@ def test_nested_behaviour_queues_behind_those_already_scheduled(scheduler: str, 
     assert log.value == ["outer", "later", "inner"]
 
 
+@pytest.mark.parallel
 def test_multi_cown_behaviour_waits_for_every_cown(scheduler: str, gate) -> None:
     """A behaviour on (a, b) does not start while another behaviour holds only b."""
     boc.start(scheduler, workers=2)

@@ -17,7 +17,7 @@ import time
 import pytest
 
 import boc
-from conftest import assert_clean_end, run_script
+from support import assert_clean_end, run_script
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 # The executors under which two Python bodies can run at the same moment.
@@ -36,6 +36,7 @@ def _spin(seconds: float) -> tuple[float, float, float]:
     return start, time.monotonic(), time.thread_time() - cpu0
 
 
+@pytest.mark.parallel
 def test_two_cpu_bound_bodies_on_different_cowns_run_at_once(scheduler: str, executor: str) -> None:
     """On 2 workers, two pure-Python bodies overlap in time and together use
     more CPU than one interpreter lock would let them (at most one core's

@@ -11,7 +11,7 @@ import pytest
 
 import boc
 import boc.native
-from conftest import assert_clean_end, run_script
+from support import assert_clean_end, run_script
 
 CORE_COUNTERS = {"worker", "behaviors_run", "parks"}
 

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import boc
-from conftest import assert_clean_end, run_script
+from support import assert_clean_end, run_script
 
 pytestmark = pytest.mark.executor("subinterpreters")
 

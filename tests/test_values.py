@@ -1,7 +1,7 @@
 """Cown values used from several threads, and by the code that replacing or
 moving a value runs (finalisers, __setstate__), across fork() and from one
 executor's run to the next. Each program runs in a fresh interpreter
-(conftest.Script), since what goes wrong here is memory, not an assertion.
+(support.Script), since what goes wrong here is memory, not an assertion.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import boc
-from conftest import assert_clean_end, run_script
+from support import assert_clean_end, run_script
 
 # Each program picks its executors itself: one run of each test.
 pytestmark = pytest.mark.executor("threads")

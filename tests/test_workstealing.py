@@ -9,7 +9,7 @@ import pytest
 
 import boc
 import boc.native
-from conftest import PipeEvent, endless_chain
+from support import PipeEvent, endless_chain
 
 pytestmark = pytest.mark.skipif("workstealing" not in boc.schedulers(), reason="workstealing is not compiled in")
 

@@ -226,7 +226,13 @@ nb::tuple Run::finish(std::optional<double> timeout_s) {
     }
     // Making it may have run Python code (a collection, a finaliser) and let
     // another caller in; the first one made is the one every caller gets.
-    made = publish(nb::make_tuple(elapsed, stats_of(*this), errors));
+    nb::object order = nb::none();
+    if (auto ids = runtime_->run_order()) {
+      nb::list listed;
+      for (std::uint64_t id : *ids) listed.append(id);
+      order = listed;
+    }
+    made = publish(nb::make_tuple(elapsed, stats_of(*this), errors, order));
   }
   return nb::borrow<nb::tuple>(made);
 }

@@ -146,7 +146,7 @@ void quiesce(std::optional<double> timeout_s) {
 nb::tuple outcome(Run& run) {
   nb::tuple config = run.config();
   nb::tuple result = run.finish(std::nullopt);  // finished: returns at once
-  return nb::make_tuple(config[0], config[1], config[2], config[3], result[0], result[1], result[2]);
+  return nb::make_tuple(config[0], config[1], config[2], config[3], result[0], result[1], result[2], result[3]);
 }
 
 // Stops the run in progress and returns its outcome; the last run's when
@@ -188,6 +188,7 @@ nb::dict describe(const SchedulerInfo& info) {
   nb::dict d;
   d["description"] = info.description;
   d["options"] = options;
+  d["sequential"] = info.sequential;
   d["counters"] = counters;
   d["sources"] = sources;
   return d;
@@ -263,10 +264,11 @@ void bind_session(nb::module_& m) {
       nb::arg("scheduler"), nb::arg("options"));
   m.def("quiesce", &quiesce, nb::arg("timeout").none());
   // None when there was no run; else (scheduler, workers, options,
-  // executor, elapsed seconds, per-worker stats, the bodies' exceptions).
+  // executor, elapsed seconds, per-worker stats, the bodies' exceptions,
+  // the order behaviours ran in where the strategy records it).
   m.def("stop", &stop, nb::arg("timeout").none(),
         nb::sig("def stop(timeout: float | None) -> tuple[str, int, dict[str, int], str, float, "
-                "list[dict[str, int]], list[BaseException]] | None"));
+                "list[dict[str, int]], list[BaseException], list[int] | None] | None"));
   m.def("in_flight", [] {
     std::shared_ptr<Run> run = session().current();
     return run ? run->runtime().behaviours_in_flight() : 0;

@@ -73,7 +73,10 @@ void Runtime::stop() {
 bool Runtime::quiesce(std::optional<std::chrono::nanoseconds> timeout) {
   auto deadline = Terminator::Clock::time_point::max();
   if (timeout) deadline = Terminator::Clock::now() + *timeout;
-  return terminator_.wait_until(deadline);
+  scheduler_->outside_waiting(true);
+  const bool quiet = terminator_.wait_until(deadline);
+  scheduler_->outside_waiting(false);
+  return quiet;
 }
 
 WorkerContext* Runtime::local_worker() const noexcept {
@@ -244,8 +247,7 @@ std::vector<WorkerReport> Runtime::stats() const {
     if (stopped == 0) stopped = now;
     const std::int64_t lifetime = started == 0 ? 0 : stopped - started;
     r.busy_ns = lifetime > static_cast<std::int64_t>(idle) ? lifetime - idle : 0;
-    r.counters.resize(info_.counters.size());
-    scheduler_->read_counters(w->index(), r.counters);
+    for (const CounterInfo& c : info_.counters) r.counters.push_back(c.read(*scheduler_, w->index()));
     out.push_back(std::move(r));
   }
   return out;

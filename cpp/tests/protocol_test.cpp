@@ -348,6 +348,7 @@ TEST_P(Protocol, BehavioursSharingACownNeverOverlap) {
 // second behaviour to run, an idle worker must pick that one up, whether it
 // was scheduled from outside or from inside the waiting body.
 TEST_P(Protocol, DisjointBehavioursRunInParallel) {
+  if (Registry::instance().get(scheduler()).sequential) GTEST_SKIP() << "runs one behaviour at a time";
   for (bool nested : {false, true}) {
     SCOPED_TRACE(nested ? "second scheduled from inside the first" : "second scheduled from outside");
     CownPool pool(2);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -37,7 +38,8 @@ std::string invalid_argument_message(F f) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// A strategy description that is never registered, for option checks.
+// A well-formed strategy description that is never registered globally,
+// for option checks and for what the registry refuses.
 SchedulerInfo sample_info() {
   SchedulerInfo info;
   info.name = "sample";
@@ -46,6 +48,9 @@ SchedulerInfo sample_info() {
       {"batch", "items per batch", 8, 1, 64},
       {"spins", "spins before parking", 0, -5, 1000},
   };
+  const auto zero = [](const Scheduler&, std::size_t) -> std::uint64_t { return 0; };
+  info.counters = {{"pops", "behaviours taken", "queue", zero}, {"wakes", "workers woken", "", zero}};
+  info.create = [](const Options&) -> std::unique_ptr<Scheduler> { return nullptr; };
   return info;
 }
 
@@ -73,12 +78,45 @@ TEST(Registry, UnknownSchedulerNamesTheAvailableOnes) {
   }
 }
 
-TEST(Registry, DuplicateRegistrationIsRejected) {
+TEST(Registry, NothingCompiledInWasRefused) {
+  for (const auto& [name, reason] : Registry::instance().refused()) ADD_FAILURE() << name << ": " << reason;
+}
+
+TEST(Registry, DuplicateRegistrationIsRefused) {
   Registry local;  // not the global one: leave that untouched
   local.add(sample_info());
-  EXPECT_THROW(local.add(sample_info()), std::logic_error);
+  local.add(sample_info());
   EXPECT_NE(local.find("sample"), nullptr);
   EXPECT_EQ(local.all().size(), 1u);
+}
+
+// Each way a registration can be malformed, and the reason get() gives.
+TEST(Registry, MalformedRegistrationsAreRefusedWithTheReason) {
+  using Change = void (*)(SchedulerInfo&);
+  const std::vector<std::pair<Change, std::string>> cases = {
+      {[](SchedulerInfo& i) { i.name = "Bad-Name"; }, "the name must be lower_snake_case"},
+      {[](SchedulerInfo& i) { i.description.clear(); }, "it has no description"},
+      {[](SchedulerInfo& i) { i.create = nullptr; }, "it has no create function"},
+      {[](SchedulerInfo& i) { i.options[1].name = "batch"; }, "option 'batch' is declared twice"},
+      {[](SchedulerInfo& i) { i.options[0].default_value = 100; }, "option 'batch': the default is outside"},
+      {[](SchedulerInfo& i) { i.counters[1].name = "pops"; }, "counter 'pops' is declared twice or is the core's"},
+      {[](SchedulerInfo& i) { i.counters[1].name = "parks"; }, "counter 'parks' is declared twice or is the core's"},
+      {[](SchedulerInfo& i) { i.counters[0].description.clear(); }, "counter 'pops' has no description"},
+      {[](SchedulerInfo& i) { i.counters[1].read = nullptr; }, "counter 'wakes' has no reader"},
+      {[](SchedulerInfo& i) { i.counters[0].source.clear(); }, "no counter is a source counter"},
+  };
+  for (const auto& [change, reason] : cases) {
+    SCOPED_TRACE(reason);
+    Registry local;
+    SchedulerInfo info = sample_info();
+    change(info);
+    local.add(info);
+    EXPECT_TRUE(local.all().empty());
+    ASSERT_EQ(local.refused().size(), 1u);
+    EXPECT_TRUE(contains(local.refused().begin()->second, reason)) << local.refused().begin()->second;
+    const std::string msg = invalid_argument_message([&] { local.get(info.name); });
+    EXPECT_TRUE(contains(msg, "was refused at registration: " + reason)) << msg;
+  }
 }
 
 TEST(Registry, CoreCounters) {

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "boc/native_bodies.h"
+#include "boc/registry.h"
 #include "boc/runtime.h"
 #include "test_support.h"
 
@@ -41,6 +43,37 @@ TEST_P(Stats, BehavioursRunSumToWhatWasScheduled) {
   EXPECT_EQ(test::total_behaviours_run(rt), n + (n + 1) / 2);
   rt.stop();
   EXPECT_EQ(test::total_behaviours_run(rt), n + (n + 1) / 2);
+}
+
+// Every behaviour a worker ran was found somewhere: a strategy's source
+// counters add up, per worker, to behaviors_run. With behaviours from an
+// outside thread, from inside bodies, and successors released at a body's
+// end, on 1 worker and on more workers than cores.
+TEST_P(Stats, SourceCountersAddUpToBehavioursRunPerWorker) {
+  const SchedulerInfo& info = Registry::instance().get(scheduler());
+  for (std::size_t workers : {std::size_t{1}, test::default_workers}) {
+    SCOPED_TRACE(std::to_string(workers) + " workers");
+    const std::size_t n = test::scaled(2000);
+    test::CownPool pool(6);
+    Runtime rt(scheduler(), workers);
+    rt.start();
+    for (std::size_t i = 0; i < n; ++i) {
+      when(rt, {pool[i % 6], pool[(i * 5 + 1) % 6]}, [&rt, &pool, i] {
+        if (i % 3 == 0) when(rt, {pool[i % 6]}, [] {});
+      });
+    }
+    test::stop_or_abort(rt);
+    std::uint64_t total = 0;
+    for (const WorkerReport& r : rt.stats()) {
+      std::uint64_t found = 0;
+      for (std::size_t c = 0; c < info.counters.size(); ++c) {
+        if (!info.counters[c].source.empty()) found += r.counters.at(c);
+      }
+      EXPECT_EQ(found, r.behaviours_run) << "worker " << r.worker;
+      total += r.behaviours_run;
+    }
+    EXPECT_EQ(total, n + (n + 2) / 3);
+  }
 }
 
 TEST_P(Stats, IdleWorkersPark) {

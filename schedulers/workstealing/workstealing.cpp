@@ -22,28 +22,6 @@ const std::vector<OptionInfo>& option_infos() {
   return options;
 }
 
-const std::vector<CounterInfo>& counter_infos() {
-  // In the order of enum Stat.
-  static const std::vector<CounterInfo> counters = {
-      {"dispatch_next_slot",
-       "behaviours released by bodies this worker ran, put in its next slot (an earlier one there moves to its queue)"},
-      {"dispatch_local",
-       "behaviours put in this worker's own queue: scheduled from inside its bodies, or released by a body that "
-       "had scheduled some"},
-      {"dispatch_remote",
-       "behaviours dispatched from outside the pool into this worker's queue (counted on the receiving worker)"},
-      {"pop_next_slot", "behaviours this worker took from its next slot", "next slot"},
-      {"pop_queue", "behaviours this worker took from its own queue", "own queue"},
-      {"steal_attempts", "times this worker tried to steal from a peer, one victim each (= steals + steal_failures)"},
-      {"steals", "behaviours this worker got by stealing (the rest of a stolen batch joins its own queue)", "stolen"},
-      {"steal_failures", "steal attempts that got no behaviour (the victim had none, or only tokens, or a race)"},
-      {"token_fires", "times this worker's fairness token came round while it had work, making it steal once"},
-      {"wakeups",
-       "parked peers this worker woke to take work it queued (a wake-up by an outside thread counts on the worker woken)"},
-  };
-  return counters;
-}
-
 Config Config::from(const Options& options) {
   Config c;
   c.sub_queues = static_cast<std::size_t>(options.at("sub_queues"));
@@ -53,17 +31,39 @@ Config Config::from(const Options& options) {
 }
 
 namespace {
-const RegisterScheduler registration({
+using S = WorkStealingStats;
+const RegisterScheduler registration(strategy<WorkStealingScheduler>({
     .name = "workstealing",
     .description =
         "Verona-style work stealing: per-worker MPMC sub-queues, a next slot for producer locality, fairness "
         "tokens, per-worker parking",
     .options = option_infos(),
-    .counters = counter_infos(),
-    .create = [](const Options& o) -> std::unique_ptr<Scheduler> {
-      return std::make_unique<WorkStealingScheduler>(Config::from(o));
-    },
-});
+    .counters =
+        {
+            {&S::dispatch_next_slot, "dispatch_next_slot",
+             "behaviours released by bodies this worker ran, put in its next slot (an earlier one there moves to "
+             "its queue)"},
+            {&S::dispatch_local, "dispatch_local",
+             "behaviours put in this worker's own queue: scheduled from inside its bodies, or released by a body "
+             "that had scheduled some"},
+            {&S::dispatch_remote, "dispatch_remote",
+             "behaviours dispatched from outside the pool into this worker's queue (counted on the receiving "
+             "worker)"},
+            {&S::pop_next_slot, "pop_next_slot", "behaviours this worker took from its next slot", "next slot"},
+            {&S::pop_queue, "pop_queue", "behaviours this worker took from its own queue", "own queue"},
+            {&S::steal_attempts, "steal_attempts",
+             "times this worker tried to steal from a peer, one victim each (= steals + steal_failures)"},
+            {&S::steals, "steals",
+             "behaviours this worker got by stealing (the rest of a stolen batch joins its own queue)", "stolen"},
+            {&S::steal_failures, "steal_failures",
+             "steal attempts that got no behaviour (the victim had none, or only tokens, or a race)"},
+            {&S::token_fires, "token_fires",
+             "times this worker's fairness token came round while it had work, making it steal once"},
+            {&S::wakeups, "wakeups",
+             "parked peers this worker woke to take work it queued (a wake-up by an outside thread counts on the "
+             "worker woken)"},
+        },
+}));
 }  // namespace
 
 // --- Set-up and statistics ------------------------------------------------
@@ -73,23 +73,15 @@ WorkStealingScheduler::WorkStealingScheduler(const Config& config) : config_(con
 WorkStealingScheduler::~WorkStealingScheduler() = default;
 
 void WorkStealingScheduler::attach(std::size_t workers) {
+  ParkingStrategy::attach(workers);
   count_ = workers;
   tokens_ = std::make_unique<Token[]>(workers);
   for (std::size_t i = 0; i < workers; ++i) {
-    auto w = std::make_unique<Worker>(i, config_.sub_queues);
+    auto w = std::make_unique<Worker>(i, config_.sub_queues, stats[i]);
     w->batch_left = config_.batch_limit;
     w->victim = i;  // the first steal goes to the next worker
     workers_.push_back(std::move(w));
   }
-  parking_ = std::make_unique<ParkingLot>(workers);
-}
-
-void WorkStealingScheduler::read_counters(std::size_t worker, std::span<std::uint64_t> out) const {
-  const Worker& w = *workers_[worker];
-  for (std::size_t s = 0; s < stat_count; ++s) out[s] = w.stats[s].get();
-  // Relaxed: statistics, exact once the run is over (threads joined).
-  out[dispatch_remote] = w.remote_dispatches.load(std::memory_order_relaxed);
-  out[wakeups] += w.remote_wakeups.load(std::memory_order_relaxed);
 }
 
 bool WorkStealingScheduler::drained() const noexcept {
@@ -133,7 +125,7 @@ void WorkStealingScheduler::dispatch(Behaviour* b, WorkerContext* from) {
       // that work: a producer's continuation must not overtake its own
       // children (it would run ahead, batch after batch, piling them up).
       me.body_scheduled = true;
-      me.count(dispatch_local);
+      me.stats.dispatch_local.add();
       me.queue.enqueue(b);
       published(&me, ParkingLot::none);
       return;
@@ -141,7 +133,7 @@ void WorkStealingScheduler::dispatch(Behaviour* b, WorkerContext* from) {
     // Released as a body finished: this worker looks for work right now,
     // so the behaviour waits in the next slot (producer locality). One
     // already there moves to the back of our queue, where peers may steal it.
-    me.count(dispatch_next_slot);
+    me.stats.dispatch_next_slot.add();
     if (Behaviour* previous = std::exchange(me.next_slot, b)) {
       me.queue.enqueue(previous);
       published(&me, ParkingLot::none);
@@ -154,28 +146,27 @@ void WorkStealingScheduler::dispatch(Behaviour* b, WorkerContext* from) {
   Worker& target = worker(i);
   // Counted before the behaviour can run, so the totals add up at
   // quiescence. Relaxed: a statistic.
-  target.remote_dispatches.fetch_add(1, std::memory_order_relaxed);
+  target.stats.dispatch_remote.add();
   target.queue.enqueue(b);
   published(nullptr, i);
 }
 
 void WorkStealingScheduler::published(Worker* waker, std::size_t prefer) noexcept {
   if (waker == nullptr) {
-    const std::size_t woken = parking_->wake_one(prefer, prefer + 1, count_);
-    // Relaxed: a statistic.
-    if (woken != ParkingLot::none) worker(woken).remote_wakeups.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t woken = parking.wake_one(prefer, prefer + 1, count_);
+    if (woken != ParkingLot::none) worker(woken).stats.wakeups.add();
     return;
   }
   // A worker never wakes itself (it may be announced as sleeping while it
   // searches, and it is awake): the candidates are the others, from the
   // next one on.
-  if (parking_->wake_one(prefer, waker->index + 1, count_ - 1) != ParkingLot::none) waker->count(wakeups);
+  if (parking.wake_one(prefer, waker->index + 1, count_ - 1) != ParkingLot::none) waker->stats.wakeups.add();
 }
 
 // --- Taking work ----------------------------------------------------------
 
 Behaviour* WorkStealingScheduler::take_next_slot(Worker& me) noexcept {
-  me.count(pop_next_slot);
+  me.stats.pop_next_slot.add();
   return std::exchange(me.next_slot, nullptr);
 }
 
@@ -190,8 +181,8 @@ Behaviour* WorkStealingScheduler::instead_of_next_slot(Worker& me, Behaviour* b)
 }
 
 Behaviour* WorkStealingScheduler::fairness_steal(Worker& me) noexcept {
-  // Relaxed: only saves work; a stopping worker drains its queue anyway.
-  if (stop_.load(std::memory_order_relaxed)) return nullptr;
+  // Only saves work; a stopping worker drains its queue anyway.
+  if (parking.stop_requested()) return nullptr;
   Token& token = token_of(me);
   // Acquire: pairs with sieve()'s release, before we link the token again.
   if (!token.home.load(std::memory_order_acquire)) return nullptr;
@@ -200,7 +191,7 @@ Behaviour* WorkStealingScheduler::fairness_steal(Worker& me) noexcept {
   if (me.next_slot == nullptr && me.queue.is_empty()) return nullptr;
   Behaviour* b = nullptr;
   if (me.token_sent) {  // the first trip is not a fire: the token starts at home
-    me.count(token_fires);
+    me.stats.token_fires.add();
     b = steal_next_victim(me);
   }
   me.token_sent = true;
@@ -219,14 +210,14 @@ Behaviour* WorkStealingScheduler::pop_own(Worker& me, bool* contended) noexcept 
     if (lost != 0 && contended != nullptr) *contended = true;
     if (n == nullptr) return nullptr;
     if (!sieve(n)) continue;  // a token: sent home, look again
-    me.count(pop_queue);
+    me.stats.pop_queue.add();
     return static_cast<Behaviour*>(n);
   }
 }
 
 Behaviour* WorkStealingScheduler::steal_from(Worker& me, std::size_t victim, bool* contended) noexcept {
   WorkStealingQueue::StealResult r = me.queue.steal(worker(victim).queue, [this](QueueNode* n) { return sieve(n); });
-  me.count(steal_attempts);
+  me.stats.steal_attempts.add();
   if (r.lost_race && contended != nullptr) *contended = true;
   if (r.moved > 0) {
     // Stolen work now waits in our queue: let a sleeper share it.
@@ -234,10 +225,10 @@ Behaviour* WorkStealingScheduler::steal_from(Worker& me, std::size_t victim, boo
     if (r.node == nullptr && contended != nullptr) *contended = true;
   }
   if (r.node == nullptr) {
-    me.count(steal_failures);
+    me.stats.steal_failures.add();
     return nullptr;
   }
-  me.count(steals);
+  me.stats.steals.add();
   return static_cast<Behaviour*>(r.node);
 }
 
@@ -307,9 +298,7 @@ Behaviour* WorkStealingScheduler::find_or_park(Worker& me, WorkerContext& ctx) {
     for (unsigned round = 1;; ++round) {
       const Found f = search(me);
       if (f.behaviour != nullptr) return f.behaviour;
-      // Relaxed: the flag carries no data, and the read that decides
-      // whether to sleep (below) is the seq_cst one.
-      if (stop_.load(std::memory_order_relaxed)) {
+      if (parking.stop_requested()) {
         // Stopping: leave once our queue is empty and our token home. A
         // token still travelling sits in a queue whose owner is draining
         // it, or in a thief's hands for a moment.
@@ -329,26 +318,17 @@ Behaviour* WorkStealingScheduler::find_or_park(Worker& me, WorkerContext& ctx) {
       }
     }
     // Park: announce, search once more for real, then sleep or withdraw.
-    parking_->announce(me.index);
+    parking.announce(me.index);
     const Found f = search(me);
-    // seq_cst: after our seq_cst announcement, against request_stop()'s
-    // seq_cst store and reads of the flags: we see the stop, or it wakes us.
-    if (f.behaviour != nullptr || f.contended || stop_.load(std::memory_order_seq_cst)) {
-      parking_->cancel(me.index);
+    // After our announcement, stop_requested() is the handshake's read
+    // against ParkingLot::stop(): we see the stop, or it wakes us.
+    if (f.behaviour != nullptr || f.contended || parking.stop_requested()) {
+      parking.cancel(me.index);
       if (f.behaviour != nullptr) return f.behaviour;
       continue;
     }
-    ctx.stats().parks.add();
-    parking_->sleep(me.index);
+    parking.sleep(ctx);
   }
-}
-
-void WorkStealingScheduler::request_stop() {
-  // seq_cst: store-then-load against a parking worker's announcement and
-  // its read of stop_ (see parking.h): it sees the stop, or wake_all() sees
-  // it asleep.
-  stop_.store(true, std::memory_order_seq_cst);
-  parking_->wake_all();
 }
 
 }  // namespace boc::workstealing

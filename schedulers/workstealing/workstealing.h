@@ -51,7 +51,7 @@
 // peers' queues once per trip through its own queue. A worker without work
 // keeps its token home: tokens never keep anyone from parking.
 //
-// Parking: see parking.h. Before sleeping a worker announces itself, then
+// Parking: see boc/toolkit/parking_lot.h. Before sleeping a worker announces itself, then
 // searches once more, really taking work (a token found on the way is sent
 // home, not counted as work). Anyone who puts a behaviour in a queue runs
 // the publisher's half of the handshake and wakes one sleeper directly:
@@ -82,15 +82,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <vector>
 
-#include "boc/counter.h"
-#include "boc/platform.h"
-#include "boc/registry.h"
-#include "boc/scheduler.h"
-#include "parking.h"
-#include "work_stealing_queue.h"
+#include "boc/strategy.h"
 
 namespace boc::workstealing {
 
@@ -102,39 +96,31 @@ struct Config {
   static Config from(const Options& options);
 };
 
-// The strategy's counters, in registration order.
-enum Stat : std::size_t {
-  dispatch_next_slot,
-  dispatch_local,
-  dispatch_remote,
-  pop_next_slot,
-  pop_queue,
-  steal_attempts,
-  steals,
-  steal_failures,
-  token_fires,
-  wakeups,
-  stat_count,
+// The strategy's counters (described in its registration). Each is written
+// by its worker only, except the two that outside threads add to.
+struct WorkStealingStats {
+  Counter dispatch_next_slot, dispatch_local;
+  SharedCounter dispatch_remote;
+  Counter pop_next_slot, pop_queue, steal_attempts, steals, steal_failures, token_fires;
+  SharedCounter wakeups;
 };
 
-const std::vector<CounterInfo>& counter_infos();
 const std::vector<OptionInfo>& option_infos();
 
-class WorkStealingScheduler final : public Scheduler {
+class WorkStealingScheduler final : public ParkingStrategy<WorkStealingStats> {
  public:
   explicit WorkStealingScheduler(const Config& config);
+  explicit WorkStealingScheduler(const Options& options) : WorkStealingScheduler(Config::from(options)) {}
   ~WorkStealingScheduler() override;
 
   void attach(std::size_t workers) override;
   void dispatch(Behaviour* b, WorkerContext* from) override;
   Behaviour* next(WorkerContext& w, bool block) override;
-  void request_stop() override;
-  void read_counters(std::size_t worker, std::span<std::uint64_t> out) const override;
 
   // For tests, once every worker has left next(): no behaviour or token in
   // any queue or next slot, and every token home.
   bool drained() const noexcept;
-  std::size_t sleepers() const noexcept { return parking_ ? parking_->sleepers() : 0; }
+  std::size_t sleepers() const noexcept { return parking.sleepers(); }
 
  private:
   // A worker's fairness token. `home` is true while the node is in no queue
@@ -144,27 +130,19 @@ class WorkStealingScheduler final : public Scheduler {
   };
 
   struct alignas(platform::cache_line) Worker {
-    Worker(std::size_t index, std::size_t sub_queues) : index(index), queue(sub_queues) {}
+    Worker(std::size_t index, std::size_t sub_queues, Stats& stats)
+        : index(index), queue(sub_queues), stats(stats) {}
 
     const std::size_t index;
     // Shared: producers, thieves and the owner.
     WorkStealingQueue queue;
-    // What outside threads do to this worker (they have no counters of
-    // their own): several may do it at once, so these take an atomic
-    // increment instead of a single-writer Counter.
-    alignas(platform::cache_line) std::atomic<std::uint64_t> remote_dispatches{0};
-    std::atomic<std::uint64_t> remote_wakeups{0};
     // Owner only (the worker's thread).
     alignas(platform::cache_line) Behaviour* next_slot = nullptr;
     std::size_t batch_left = 0;
     std::size_t victim = 0;      // the last worker stolen from (or tried)
     bool body_scheduled = false; // the body that ran last scheduled work
     bool token_sent = false;     // the token has been sent round at least once
-    // Written by the owner, read by anyone. (The dispatch_remote entry is
-    // unused: that count lives in remote_dispatches.)
-    alignas(platform::cache_line) Counter stats[stat_count];
-
-    void count(Stat s, std::uint64_t n = 1) noexcept { stats[s].add(n); }
+    Stats& stats;                // this worker's entry of `stats`
   };
 
   // What a search of the queues found.
@@ -195,9 +173,7 @@ class WorkStealingScheduler final : public Scheduler {
   std::size_t count_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Token[]> tokens_;
-  std::unique_ptr<ParkingLot> parking_;
   alignas(platform::cache_line) std::atomic<std::size_t> round_robin_{0};
-  alignas(platform::cache_line) std::atomic<bool> stop_{false};
   // Workers inside wait_for_work (spinning or parked).
   alignas(platform::cache_line) std::atomic<std::size_t> idle_{0};
 };

@@ -1,4 +1,5 @@
-// A statistics counter with one writer (its worker) and any number of readers.
+// Statistics counters: Counter has one writer (its worker) and any number
+// of readers; SharedCounter takes writes from any thread.
 #pragma once
 
 #include <atomic>
@@ -14,6 +15,18 @@ class Counter {
   void add(std::uint64_t n = 1) noexcept {
     value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// For a count that threads other than its worker add to (an outside thread
+// dispatching to a worker, say): an atomic increment, so none is lost.
+class SharedCounter {
+ public:
+  // Relaxed: a statistic, as above.
+  void add(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
   std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:

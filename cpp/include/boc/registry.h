@@ -29,6 +29,10 @@ struct CounterInfo {
   // took from one place ("shared queue", "stolen", ...). A strategy's
   // source counters add up, per worker, to behaviors_run.
   std::string source = {};
+  // Reads the counter of one worker from a scheduler this registration
+  // created (the core's own counters have none). strategy.h makes it from
+  // where the counter lives.
+  std::function<std::uint64_t(const Scheduler&, std::size_t worker)> read = {};
 };
 
 // Every option of the strategy, with defaults filled in.
@@ -40,6 +44,10 @@ struct SchedulerInfo {
   std::vector<OptionInfo> options;
   std::vector<CounterInfo> counters;
   std::function<std::unique_ptr<Scheduler>(const Options&)> create;
+  // True for a strategy that runs one behaviour at a time, even on
+  // disjoint cowns (systematic): tests that need two bodies to overlap
+  // skip it.
+  bool sequential = false;
 };
 
 // Names and describes the counters the core keeps for every strategy.
@@ -49,9 +57,21 @@ class Registry {
  public:
   static Registry& instance();
 
+  // Checks the registration: its name, options and counters must be well
+  // formed (see registration_error()). A malformed one is refused: kept
+  // with its reason, which get() reports, and left out of all().
   void add(SchedulerInfo info);
   const SchedulerInfo* find(const std::string& name) const;
   std::vector<const SchedulerInfo*> all() const;  // sorted by name
+  // Refused registrations, name -> what was wrong.
+  const std::map<std::string, std::string>& refused() const noexcept { return refused_; }
+
+  // What is wrong with a registration, or "" when nothing is: a name that
+  // is not lower_snake_case or is taken; an option out of its own range or
+  // named twice; a counter named twice, or like a core counter, or without
+  // a description or a way to read it; or no source counter at all (the
+  // behaviours a worker ran must come from somewhere).
+  std::string registration_error(const SchedulerInfo& info) const;
 
   // Checks `given` against the strategy's options (std::invalid_argument with
   // a message naming what is accepted) and fills in the defaults.
@@ -62,6 +82,7 @@ class Registry {
 
  private:
   std::map<std::string, SchedulerInfo> entries_;
+  std::map<std::string, std::string> refused_;
 };
 
 // Registers a strategy when the program loads. Use once per strategy, in a

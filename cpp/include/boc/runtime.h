@@ -91,6 +91,9 @@ class Runtime {
   const Options& options() const noexcept { return options_; }
 
   std::vector<WorkerReport> stats() const;
+  // The behaviours run, in order, where the strategy records it (see
+  // Scheduler::run_order).
+  std::optional<std::vector<std::uint64_t>> run_order() const { return scheduler_->run_order(); }
 
   // Exceptions thrown by native bodies since the last call.
   std::vector<std::exception_ptr> take_errors();

@@ -7,7 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
+#include <optional>
+#include <vector>
 
 #include "boc/behaviour.h"
 #include "boc/worker.h"
@@ -36,9 +37,18 @@ class Scheduler {
   // returns null once the queues are drained. Called once, after quiescence.
   virtual void request_stop() = 0;
 
-  // The strategy's own counters for worker `worker`, in the order of the
-  // registration's counter list (out.size() equals its length).
-  virtual void read_counters(std::size_t worker, std::span<std::uint64_t> out) const = 0;
+  // A thread outside the pool starts (true) or stops (false) waiting for
+  // quiescence. Most strategies ignore it; one that holds work back until
+  // the program waits for it (systematic) opens its gate here.
+  virtual void outside_waiting(bool /*waiting*/) {}
+
+  // The ids of the behaviours run so far, in the order they ran, from a
+  // strategy that decides that order itself and records it (systematic);
+  // nullopt from the others.
+  virtual std::optional<std::vector<std::uint64_t>> run_order() const { return std::nullopt; }
+
+  // The strategy's counters are declared in its registration, with where
+  // each lives (see strategy.h); the core reads them from there.
 };
 
 }  // namespace boc

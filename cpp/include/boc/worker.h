@@ -29,7 +29,8 @@ class WorkerResource {
 // Counters the core keeps for every worker, whatever the strategy.
 struct WorkerStats {
   Counter behaviours_run;
-  Counter parks;    // incremented by the strategy each time it blocks the worker
+  Counter parks;    // each time the worker blocks: ParkingLot::sleep counts it
+                    // (a strategy that blocks a worker its own way, too)
   Counter idle_ns;  // time spent waiting for work
 };
 

@@ -27,9 +27,9 @@
 
 #include "boc/platform.h"
 #include "boc/queue_node.h"
-#include "mpmc_queue.h"
+#include "boc/toolkit/mpmc_queue.h"
 
-namespace boc::workstealing {
+namespace boc {
 
 class WorkStealingQueue {
  public:
@@ -175,4 +175,4 @@ class WorkStealingQueue {
   std::size_t steal_cursor_ = 0;
 };
 
-}  // namespace boc::workstealing
+}  // namespace boc

@@ -39,7 +39,7 @@
 
 #include "boc/queue_node.h"
 
-namespace boc::workstealing {
+namespace boc {
 
 class MpmcQueue {
  public:
@@ -208,4 +208,4 @@ class MpmcQueue {
   Link front_{nullptr};
 };
 
-}  // namespace boc::workstealing
+}  // namespace boc

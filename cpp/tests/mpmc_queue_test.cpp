@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "schedulers/workstealing/mpmc_queue.h"
+#include "boc/toolkit/mpmc_queue.h"
 #include "test_support.h"
 
-namespace boc::workstealing {
+namespace boc {
 namespace {
 
 struct Item : QueueNode {
@@ -297,4 +297,4 @@ TEST(MpmcQueue, TortureEnqueueFront) {
 }
 
 }  // namespace
-}  // namespace boc::workstealing
+}  // namespace boc

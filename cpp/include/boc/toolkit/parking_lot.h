@@ -1,5 +1,7 @@
 // Parking idle workers: each on its own condition variable, woken one at a
-// time by whoever has work for it. No broadcast, no lost wake-up.
+// time by whoever has work for it. No broadcast, no lost wake-up. Also the
+// stop request every strategy needs, and wait(): the whole idle loop for a
+// strategy whose search for work is one function.
 //
 // The handshake is a store-then-load on each side (Dekker's pattern), all
 // of it seq_cst, so that the accesses fall into one total order:
@@ -20,6 +22,10 @@
 // So a worker only sleeps when every piece of work published before it
 // looked has been seen by someone awake, or someone will wake it.
 //
+// What a queue must do to take part: its publish is a seq_cst write (an
+// exchange, a fetch_add) and the search reads it with a seq_cst read. Every
+// queue of the toolkit does (MpmcQueue's back, LockedQueue's size).
+//
 // The hot path pays nothing extra on x86 or ARMv8: a seq_cst exchange is
 // the same instruction as an acq_rel one, and a seq_cst load of a quiet
 // counter is a plain (or acquire) load. (Standalone fences would do the
@@ -38,17 +44,25 @@
 #include <memory>
 #include <mutex>
 
+#include "boc/behaviour.h"
 #include "boc/platform.h"
+#include "boc/worker.h"
 
-namespace boc::workstealing {
+namespace boc {
 
 class ParkingLot {
  public:
   static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
-  explicit ParkingLot(std::size_t workers) : count_(workers), spots_(std::make_unique<Spot[]>(workers)) {}
+  ParkingLot() = default;
   ParkingLot(const ParkingLot&) = delete;
   ParkingLot& operator=(const ParkingLot&) = delete;
+
+  // Once, before any worker starts (from Scheduler::attach).
+  void attach(std::size_t workers) {
+    count_ = workers;
+    spots_ = std::make_unique<Spot[]>(workers);
+  }
 
   // --- The worker's side -------------------------------------------------
 
@@ -74,9 +88,10 @@ class ParkingLot {
     return true;
   }
 
-  // Blocks until a publisher (or stop) claims worker `w`.
-  void sleep(std::size_t w) {
-    Spot& s = spots_[w];
+  // Blocks until a publisher (or stop) claims the worker; counts a park.
+  void sleep(WorkerContext& worker) {
+    worker.stats().parks.add();
+    Spot& s = spots_[worker.index()];
     std::unique_lock<std::mutex> lock(s.mutex);
     // Acquire: pairs with the claimer's exchange. The claimer takes the
     // mutex after claiming, so the flag cannot change unseen between this
@@ -102,10 +117,52 @@ class ParkingLot {
     return none;
   }
 
+  // Wakes any one sleeping worker; the worker woken, or `none`.
+  std::size_t wake_any() noexcept { return wake_one(none, 0, count_); }
+
   // Wakes every sleeping worker, after the caller stored (seq_cst) what
   // every worker must see before it sleeps, such as a stop request.
   void wake_all() noexcept {
     for (std::size_t w = 0; w < count_; ++w) claim(w);
+  }
+
+  // --- Stopping ------------------------------------------------------------
+
+  // Asks every worker to finish: wakes the sleepers; announced workers see
+  // the request before they sleep.
+  void stop() noexcept {
+    // seq_cst: store-then-load against a worker's announcement and its read
+    // of the flag in stop_requested(): it sees the stop, or wake_all() sees
+    // its flag.
+    stop_.store(true, std::memory_order_seq_cst);
+    wake_all();
+  }
+
+  // True once stop() was called. Read it after announce() to decide
+  // whether to sleep.
+  bool stop_requested() const noexcept { return stop_.load(std::memory_order_seq_cst); }
+
+  // --- The whole idle loop ---------------------------------------------------
+
+  // For a strategy whose search for work is one call: `search()` returns a
+  // behaviour it took, or null. Returns a behaviour, or null once a stop
+  // was requested and the search found nothing.
+  template <class Search>
+  Behaviour* wait(WorkerContext& worker, Search&& search) {
+    for (;;) {
+      if (Behaviour* b = search()) return b;
+      if (stop_requested()) return nullptr;
+      announce(worker.index());
+      // The handshake's second look: work published before our announcement
+      // is found here; work published after it wakes us.
+      Behaviour* b = search();
+      if (b != nullptr || stop_requested()) {
+        cancel(worker.index());
+        if (b != nullptr) return b;
+        continue;  // search once more, then leave
+      }
+      sleep(worker);
+    }
   }
 
   // How many workers are announced or asleep. Relaxed: a snapshot, for tests.
@@ -136,9 +193,10 @@ class ParkingLot {
     return true;
   }
 
-  const std::size_t count_;
+  std::size_t count_ = 0;
   std::unique_ptr<Spot[]> spots_;
   alignas(platform::cache_line) std::atomic<std::size_t> sleepers_{0};
+  std::atomic<bool> stop_{false};
 };
 
-}  // namespace boc::workstealing
+}  // namespace boc

@@ -1,9 +1,7 @@
-"""Shared fixtures: one run of each runtime test per compiled-in scheduler,
-and of every test per executor this interpreter has.
-
-``pytest --scheduler NAME`` restricts the runtime tests to one strategy,
-``pytest --executor NAME`` every test to one executor. A test that makes
-sense under one executor only says so with ``@pytest.mark.executor(NAME)``.
+"""Helpers for the tests: events every interpreter can use, a gate that
+holds cowns, a self-rescheduling chain, and programs run in a fresh
+interpreter. The fixtures and options of the suite are in the root
+conftest.py; strategy tests under schedulers/<name>/tests/ import these too.
 """
 
 from __future__ import annotations
@@ -22,104 +20,6 @@ from typing import Iterator
 import pytest
 
 import boc
-
-# The programs that Script runs get Ctrl-C as they would in a terminal. A
-# suite started in the background (nohup, `&` in a script) inherits SIGINT
-# ignored, an ignored signal stays ignored across exec, and Python installs
-# no Ctrl-C handler where SIGINT is ignored; a handled one is reset to the
-# default in the child, where Python installs its own.
-if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-# Collected once, at import: a strategy added under schedulers/ shows up here
-# without any edit to the tests.
-SCHEDULERS: list[str] = sorted(boc.schedulers())
-EXECUTORS: list[str] = list(boc.executors())
-
-# How long the after-test clean-up waits for leftover behaviours.
-STOP_TIMEOUT_S = 30.0
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--scheduler",
-        metavar="NAME",
-        default=None,
-        help=f"run the runtime tests on this scheduler only (compiled in: {', '.join(SCHEDULERS)})",
-    )
-    parser.addoption(
-        "--executor",
-        metavar="NAME",
-        default=None,
-        help=f"run the tests under this executor only (this interpreter has: {', '.join(EXECUTORS)})",
-    )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "executor(name): the test makes sense under this executor only")
-    name = config.getoption("--scheduler")
-    if name is not None and name not in SCHEDULERS:
-        raise pytest.UsageError(
-            f"--scheduler {name!r} is not compiled in; available: {', '.join(SCHEDULERS)}"
-        )
-    name = config.getoption("--executor")
-    if name is not None and name not in EXECUTORS:
-        raise pytest.UsageError(f"--executor {name!r} is not available here; available: {', '.join(EXECUTORS)}")
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "scheduler" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("--scheduler")
-        names = [chosen] if chosen else SCHEDULERS
-        metafunc.parametrize("scheduler", names, indirect=True)
-    if "executor" in metafunc.fixturenames:
-        marked = metafunc.definition.get_closest_marker("executor")
-        chosen = metafunc.config.getoption("--executor")
-        names = [chosen] if chosen else EXECUTORS
-        if marked is not None:
-            names = [n for n in names if n == marked.args[0]]
-        if names:
-            metafunc.parametrize("executor", names, indirect=True)
-        else:
-            metafunc.parametrize("executor", [pytest.param(None, marks=pytest.mark.skip(
-                reason=f"makes sense under executor={marked.args[0]!r} only"))], indirect=True)
-
-
-@pytest.fixture
-def scheduler(request: pytest.FixtureRequest) -> str:
-    """The name of the strategy this run of the test uses."""
-    return request.param
-
-
-@pytest.fixture(autouse=True)
-def executor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The executor this run of the test uses: every start() without one, in
-    this process and in the programs it runs, gets it."""
-    name = request.param
-    monkeypatch.setattr(boc.runtime, "DEFAULT_EXECUTOR", name)
-    monkeypatch.setenv("BOC_EXECUTOR", name)
-    return name
-
-
-def _stop_runtime() -> None:
-    try:
-        boc.wait(timeout=STOP_TIMEOUT_S)
-    except BaseExceptionGroup:
-        pass  # behaviour errors the test chose not to collect
-    except TimeoutError:
-        pytest.fail(
-            f"behaviours were still in flight {STOP_TIMEOUT_S} s after the test ended; "
-            "a test left a behaviour blocked",
-            pytrace=False,
-        )
-
-
-@pytest.fixture(autouse=True)
-def stopped_runtime() -> Iterator[None]:
-    """Every test starts and ends with the runtime stopped."""
-    _stop_runtime()
-    yield
-    _stop_runtime()
 
 
 class PipeEvent:
@@ -172,16 +72,6 @@ class Gate:
 
     def open(self) -> None:
         self._open.set()
-
-
-@pytest.fixture
-def gate() -> Iterator[Gate]:
-    """A :class:`Gate` that is opened at the end of the test in any case."""
-    g = Gate()
-    try:
-        yield g
-    finally:
-        g.open()
 
 
 @contextlib.contextmanager

@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "schedulers/workstealing/work_stealing_queue.h"
+#include "boc/toolkit/work_stealing_queue.h"
 #include "test_support.h"
 
-namespace boc::workstealing {
+namespace boc {
 namespace {
 
 struct Item : QueueNode {
@@ -202,4 +202,4 @@ TEST(WorkStealingQueue, TortureOwnerThievesProducers) {
 }
 
 }  // namespace
-}  // namespace boc::workstealing
+}  // namespace boc
