@@ -2,7 +2,7 @@
 tests under schedulers/<name>/tests/: one run of each runtime test per
 compiled-in scheduler, and of every test per executor this interpreter has.
 
-``pytest --scheduler NAME`` restricts the runtime tests to one strategy,
+``pytest --scheduler NAME[,NAME]`` restricts the runtime tests to those strategies,
 ``pytest --executor NAME`` every test to one executor. A test that makes
 sense under one executor only says so with ``@pytest.mark.executor(NAME)``.
 
@@ -48,9 +48,9 @@ STOP_TIMEOUT_S = 30.0
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--scheduler",
-        metavar="NAME",
+        metavar="NAME[,NAME]",
         default=None,
-        help=f"run the runtime tests on this scheduler only (compiled in: {', '.join(SCHEDULERS)})",
+        help=f"run the runtime tests on these schedulers only (compiled in: {', '.join(SCHEDULERS)})",
     )
     parser.addoption(
         "--executor",
@@ -65,6 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--seed", metavar="S", type=int, default=None,
                      help="run the runtime tests under this one seed of each seeded strategy (default: "
                      "$BOC_SEED if set)")
+
+
+def _chosen_schedulers(config: pytest.Config) -> list[str] | None:
+    chosen = config.getoption("--scheduler")
+    return [n.strip() for n in chosen.split(",") if n.strip()] if chosen else None
 
 
 def _seeded(name: str) -> bool:
@@ -82,11 +87,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "executor(name): the test makes sense under this executor only")
     config.addinivalue_line("markers", "parallel: the test needs bodies to overlap (skipped under a sequential "
                             "strategy such as systematic)")
-    name = config.getoption("--scheduler")
-    if name is not None and name not in SCHEDULERS:
-        raise pytest.UsageError(
-            f"--scheduler {name!r} is not compiled in; available: {', '.join(SCHEDULERS)}"
-        )
+    for name in _chosen_schedulers(config) or []:
+        if name not in SCHEDULERS:
+            raise pytest.UsageError(f"--scheduler {name!r} is not compiled in; available: {', '.join(SCHEDULERS)}")
     name = config.getoption("--executor")
     if name is not None and name not in EXECUTORS:
         raise pytest.UsageError(f"--executor {name!r} is not available here; available: {', '.join(EXECUTORS)}")
@@ -98,8 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scheduler" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("--scheduler")
-        names = [chosen] if chosen else SCHEDULERS
+        names = _chosen_schedulers(metafunc.config) or SCHEDULERS
         params = []
         needs_parallel = metafunc.definition.get_closest_marker("parallel") is not None
         for name in names:
