@@ -18,8 +18,7 @@ struct CentralStats {
 class Central final : public ParkingStrategy<CentralStats> {
  public:
   void dispatch(Behaviour* b, WorkerContext* from) override {
-    queue_.push(b);
-    const bool woke = parking.wake_any() != ParkingLot::none;
+    const bool woke = queue_.push(b, parking) && parking.wake_any() != ParkingLot::none;
     if (from == nullptr) return;
     stats[from->index()].dispatches.add();
     if (woke) stats[from->index()].notifies.add();

@@ -17,8 +17,7 @@ struct LifoStats {
 class Lifo final : public ParkingStrategy<LifoStats> {
  public:
   void dispatch(Behaviour* b, WorkerContext*) override {
-    stack_.push(b);
-    parking.wake_any();
+    if (stack_.push(b, parking)) parking.wake_any();
   }
 
   Behaviour* next(WorkerContext& w, bool block) override {

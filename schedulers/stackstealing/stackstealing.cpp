@@ -11,8 +11,8 @@
 //   dispatch(b) on worker w, released as a body ended:
 //                               the previous occupant of w.next moves to E
 //                               (wake a sleeper); w.next = b
-//   dispatch(b) on worker w, from inside a running body:
-//                               push b on E; wake a sleeper
+//   dispatch(b) on worker w, from inside a running body, or released by a
+//   body that scheduled some:   push b on E; wake a sleeper
 //   dispatch(b) from outside:   push b on the inbox of the next worker in
 //                               round-robin order; wake one
 //   next(w):
@@ -38,7 +38,11 @@
 // goes to E, where idle peers can steal it, not to the next slot (Verona's
 // schedule_fifo), which would hide it behind a body that may run on for
 // long, while boc promises that behaviours on disjoint cowns make progress
-// in parallel. Idle workers park in boc's ParkingLot
+// in parallel. And a successor released by a body that scheduled work goes
+// to E too, behind that work: in a fan-out, the producer's next step would
+// otherwise overtake its children batch after batch, piling them up. Both
+// rules are `workstealing`'s, so the two differ in their queues. Idle
+// workers park in boc's ParkingLot
 // (per-worker, woken one at a time) instead of Verona's pause/unpause
 // epochs, and spin before parking only while a peer is busy, as in
 // `workstealing`, so that the two strategies differ in their queues alone.
@@ -95,7 +99,8 @@ class StackStealing final : public ParkingStrategy<StackStealingStats> {
   void dispatch(Behaviour* b, WorkerContext* from) override {
     if (from != nullptr) {
       Worker& me = workers_[from->index()];
-      if (from->running_body()) {
+      if (from->running_body() || me.body_scheduled) {
+        me.body_scheduled = true;
         me.enqueue.push(b);
         stats[me.index].dispatch_local.add();
         published(&me, ParkingLot::none);
@@ -121,6 +126,7 @@ class StackStealing final : public ParkingStrategy<StackStealingStats> {
   Behaviour* next(WorkerContext& ctx, bool block) override {
     Worker& me = workers_[ctx.index()];
     Stats& s = stats[me.index];
+    me.body_scheduled = false;  // a new body is about to run
     if (me.next_slot != nullptr && me.batch_left > 0) {
       --me.batch_left;
       s.pop_next_slot.add();
@@ -161,6 +167,7 @@ class StackStealing final : public ParkingStrategy<StackStealingStats> {
     std::size_t pop_cursor = 0;    // the D stack the next pop tries first
     std::size_t deal_cursor = 0;   // the bucket the next refill deals to first
     std::size_t steal_cursor = 0;  // the victim's D stack the next steal tries first
+    bool body_scheduled = false;   // the body that ran last scheduled work
   };
 
   Behaviour* instead_of_next_slot(Worker& me, Behaviour* b) noexcept {
@@ -330,7 +337,8 @@ const RegisterScheduler registration(strategy<StackStealing>({
              "behaviours this worker made runnable, put in its next slot (an earlier one there moves to its E "
              "stack)"},
             {&S::dispatch_local, "dispatch_local",
-             "behaviours scheduled from inside this worker's bodies, put on its E stack"},
+             "behaviours put on this worker's E stack: scheduled from inside its bodies, or released by a body "
+             "that had scheduled some"},
             {&S::dispatch_inbox, "dispatch_inbox",
              "behaviours dispatched from outside the pool onto this worker's inbox (counted on the receiving "
              "worker)"},

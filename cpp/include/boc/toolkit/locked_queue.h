@@ -2,17 +2,20 @@
 // first in, first out (LockedFifo) or last in, first out (LockedLifo).
 //
 // The simplest shared queue, for policies whose point is the order, not
-// the queue. It takes part in the parking lot's handshake: push() counts
-// the node with a seq_cst read-modify-write of `size_` and every look at
-// the queue starts with a seq_cst read of it (see parking_lot.h).
+// the queue. It takes part in the parking lot's handshake (parking_lot.h)
+// through its mutex instead of atomics of its own: push() reads whether
+// anyone sleeps while it still holds the lock, and a worker announces
+// itself before it takes the lock to look. Either the worker's look takes
+// the lock after the push (and sees the behaviour), or its announcement
+// came before its look, which came before the push's critical section
+// (and the push sees the sleeper).
 #pragma once
 
 #include <atomic>
-#include <cstddef>
 #include <mutex>
 
 #include "boc/behaviour.h"
-#include "boc/platform.h"
+#include "boc/toolkit/parking_lot.h"
 
 namespace boc {
 
@@ -21,8 +24,9 @@ enum class QueueOrder { fifo, lifo };
 template <QueueOrder order>
 class LockedQueue {
  public:
-  // Any thread.
-  void push(Behaviour* b) noexcept {
+  // Any thread. True if a worker of `lot` may be asleep: then wake one
+  // (after this returns, outside the queue's lock).
+  bool push(Behaviour* b, const ParkingLot& lot) noexcept {
     std::lock_guard<std::mutex> guard(mutex_);
     // The mutex orders every access to the links; relaxed is enough.
     if (order == QueueOrder::fifo && tail_ != nullptr) {
@@ -34,33 +38,23 @@ class LockedQueue {
       head_ = b;
       if (tail_ == nullptr) tail_ = b;
     }
-    // seq_cst: the publish of the parking handshake.
-    size_.fetch_add(1, std::memory_order_seq_cst);
+    return lot.anyone_asleep();
   }
 
   // Any thread: the front (fifo: the oldest; lifo: the newest), or null.
   Behaviour* pop() noexcept {
-    // seq_cst: the search's read of the parking handshake. An empty queue
-    // costs no lock.
-    if (size_.load(std::memory_order_seq_cst) == 0) return nullptr;
     std::lock_guard<std::mutex> guard(mutex_);
     QueueNode* node = head_;
-    if (node == nullptr) return nullptr;  // taken since we looked
+    if (node == nullptr) return nullptr;
     head_ = node->queue_next.load(std::memory_order_relaxed);
     if (head_ == nullptr) tail_ = nullptr;
-    // Relaxed: under the mutex, after the push that counted the node.
-    size_.fetch_sub(1, std::memory_order_relaxed);
     return static_cast<Behaviour*>(node);
   }
-
-  // Any thread; a snapshot.
-  bool empty() const noexcept { return size_.load(std::memory_order_seq_cst) == 0; }
 
  private:
   std::mutex mutex_;
   QueueNode* head_ = nullptr;  // guarded by mutex_
   QueueNode* tail_ = nullptr;  // guarded by mutex_; the fifo's end
-  alignas(platform::cache_line) std::atomic<std::size_t> size_{0};
 };
 
 using LockedFifo = LockedQueue<QueueOrder::fifo>;

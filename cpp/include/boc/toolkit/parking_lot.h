@@ -23,8 +23,10 @@
 // looked has been seen by someone awake, or someone will wake it.
 //
 // What a queue must do to take part: its publish is a seq_cst write (an
-// exchange, a fetch_add) and the search reads it with a seq_cst read. Every
-// queue of the toolkit does (MpmcQueue's back, LockedQueue's size).
+// exchange, a CAS) and the search reads it with a seq_cst read, as the
+// lock-free queues of the toolkit do (MpmcQueue's back, TreiberStack's
+// head). A queue under a mutex may instead read anyone_asleep() inside
+// its critical section (see locked_queue.h).
 //
 // The hot path pays nothing extra on x86 or ARMv8: a seq_cst exchange is
 // the same instruction as an acq_rel one, and a seq_cst load of a quiet
@@ -115,6 +117,13 @@ class ParkingLot {
       if (claim(w)) return w;
     }
     return none;
+  }
+
+  // Whether any worker is announced or asleep: the publisher's read of the
+  // handshake, for a queue that makes it inside its own lock.
+  bool anyone_asleep() const noexcept {
+    // seq_cst: the handshake's load (see above).
+    return sleepers_.load(std::memory_order_seq_cst) != 0;
   }
 
   // Wakes any one sleeping worker; the worker woken, or `none`.
