@@ -148,6 +148,17 @@ def _throughput(runs: pd.DataFrame, meta: dict[str, Any], ax: Any, colours: dict
     return len(configurations)
 
 
+# Inches added on the right of a line figure for its legend, which sits
+# outside the axes so that it never hides a point.
+LEGEND_WIDTH = 2.6
+
+
+def _legend_outside(fig: Any, ax: Any, fontsize: str = "small") -> None:
+    """The legend of ``ax`` to the right of the last panel, the figure widened for it."""
+    fig.set_figwidth(fig.get_figwidth() + LEGEND_WIDTH)
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
 def _panels(plt: Any, count: int, width: float = 6.0, height: float = 4.5, **shared: Any) -> tuple[Any, list[Any]]:
     fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False, **shared)
     return fig, list(axes[0])
@@ -169,9 +180,9 @@ def throughput(plt: Any, runs: pd.DataFrame, meta: dict[str, Any], path: Path) -
         count = mine.groupby(["scheduler", "executor"]).ngroups
         _throughput(mine, meta, ax, colours, dodge_of=count)
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize="small")
         if value is not None:
             ax.set_title(_axis_label(meta, value))
+    _legend_outside(fig, axes[-1])
     confidence = f"{results.CONFIDENCE:.0%}"
     _finish(fig, meta, f"{meta['workload']}: median of {_repeats(meta)}\n"
             f"bars: {confidence} bootstrap interval of the median", path)
@@ -223,7 +234,11 @@ def _per_run_bars(ax: Any, rows: pd.DataFrame, layers: list[tuple[str, str, Any]
                    label=label if j == 0 else None)
             bottom = bottom + values
         tallest = max(tallest, float(bottom.max()))
-    ax.set_ylim(0, max(ax.get_ylim()[1], tallest * 1.3))  # room for the legend above the bars
+    # The tallest bar of every panel sharing this y range, with room for the
+    # legend above it.
+    ax.boc_tallest = tallest
+    siblings = ax.get_shared_y_axes().get_siblings(ax)
+    ax.set_ylim(0, max(getattr(a, "boc_tallest", 0.0) for a in siblings) * 1.3 or 1.0)
     ranks = sorted(rows["rank"].unique())
     ax.set_xticks(ranks, [_ordinal(r) for r in ranks])
     ax.set_xlabel(f"worker, by behaviours run (one bar per run, {len(run_ids)} runs)")
@@ -238,6 +253,27 @@ def _of(rows: pd.DataFrame, scheduler: str, executor: str) -> pd.DataFrame:
     return rows[(rows["scheduler"] == scheduler) & (rows["executor"] == executor)]
 
 
+# Panels per row in the per-configuration figures: more wrap onto new rows.
+PANELS_PER_ROW = 4
+
+
+def _wrapped(plt: Any, count: int, width: float, height: float, layers: int = 1) -> tuple[Any, list[list[Any]]]:
+    """A figure of ``count`` panels, PANELS_PER_ROW to a row, each ``layers``
+    axes tall, every panel's layer k on one y range; the axes of panel i are
+    result[i], and unused axes are hidden."""
+    columns = min(count, PANELS_PER_ROW)
+    rows = -(-count // columns)
+    fig, grid = plt.subplots(rows * layers, columns, figsize=(width * columns, height * rows), squeeze=False)
+    panels = [[grid[(i // columns) * layers + layer][i % columns] for layer in range(layers)] for i in range(count)]
+    for panel in panels[1:]:
+        for layer, ax in enumerate(panel):
+            ax.sharey(panels[0][layer])
+    for i in range(count, rows * columns):
+        for layer in range(layers):
+            grid[(i // columns) * layers + layer][i % columns].set_visible(False)
+    return fig, panels
+
+
 def sources(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> None:
     mapping: dict[str, dict[str, str]] = meta.get("sources", {})
     rows, where = _largest_runs(workers, meta)
@@ -245,16 +281,20 @@ def sources(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -
              if any(c in rows for c in mapping.get(s, {})) and _of(rows, s, e)["workers"].iloc[0] > 1]
     if not shown:
         return
+    # One colour per place, whichever strategy took work from it.
     palette = matplotlib.colormaps["tab10"]
-    fig, axes = _panels(plt, len(shown), 4.5, 4, sharey=True)
-    for ax, (scheduler, executor) in zip(axes, shown):
+    places = list(dict.fromkeys(label for s, _ in shown for label in mapping[s].values()))
+    colour = {place: palette(i % 10) for i, place in enumerate(places)}
+    fig, panels = _wrapped(plt, len(shown), 4.5, 4)
+    for i, ((scheduler, executor), (ax,)) in enumerate(zip(shown, panels)):
         mine = _of(rows, scheduler, executor)
-        layers = [(counter, label, palette(i % 10)) for i, (counter, label) in enumerate(mapping[scheduler].items())
+        layers = [(counter, label, colour[label]) for counter, label in mapping[scheduler].items()
                   if counter in mine and mine[counter].fillna(0).any()]
         _per_run_bars(ax, mine, layers)
         ax.set_title(f"{_name(scheduler, executor)}, {int(mine['workers'].iloc[0])} workers")
         ax.legend(fontsize="small")
-    axes[0].set_ylabel("behaviours per run")
+        if i % PANELS_PER_ROW == 0:
+            ax.set_ylabel("behaviours per run")
     _finish(fig, meta, f"Where each worker's behaviours came from{where}", path)
 
 
@@ -264,15 +304,19 @@ def idle(plt: Any, workers: pd.DataFrame, meta: dict[str, Any], path: Path) -> N
     if not shown or not {"parks", "idle_ns"} <= set(rows):
         return
     rows = rows.assign(idle_s=rows["idle_ns"] / 1e9)
-    fig, axes = plt.subplots(2, len(shown), figsize=(4.5 * len(shown), 6.5), squeeze=False, sharey="row")
-    for i, (scheduler, executor) in enumerate(shown):
+    shown = [(s, e) for s, e in shown if _of(rows, s, e)["parks"].notna().any()]  # a baseline has none
+    if not shown:
+        return
+    fig, panels = _wrapped(plt, len(shown), 4.5, 6.5, layers=2)
+    for i, ((scheduler, executor), (parks, idle_time)) in enumerate(zip(shown, panels)):
         mine = _of(rows, scheduler, executor)
-        _per_run_bars(axes[0][i], mine, [("parks", "parks", "tab:purple")])
-        _per_run_bars(axes[1][i], mine, [("idle_s", "idle", "tab:gray")])
-        _si(axes[1][i], "s")
-        axes[0][i].set_title(f"{_name(scheduler, executor)}, {int(mine['workers'].iloc[0])} workers")
-    axes[0][0].set_ylabel("parks per run")
-    axes[1][0].set_ylabel("idle time per run")
+        _per_run_bars(parks, mine, [("parks", "parks", "tab:purple")])
+        _per_run_bars(idle_time, mine, [("idle_s", "idle", "tab:gray")])
+        _si(idle_time, "s")
+        parks.set_title(f"{_name(scheduler, executor)}, {int(mine['workers'].iloc[0])} workers")
+        if i % PANELS_PER_ROW == 0:
+            parks.set_ylabel("parks per run")
+            idle_time.set_ylabel("idle time per run")
     _finish(fig, meta, f"How often workers slept, and for how long{where}", path)
 
 
@@ -413,9 +457,9 @@ def compare_figure(plt: Any, a: tuple[pd.DataFrame, dict[str, Any]], b: tuple[pd
         drawn = _throughput(pick(runs_a), a[1], ax, colours, "-", f" ({labels[0]})", 0, both)
         _throughput(pick(runs_b), b[1], ax, colours, "--", f" ({labels[1]})", drawn, both)
         ax.set_ylim(bottom=0)  # after both folders are drawn, so that the range covers both
-        ax.legend(fontsize="x-small")
         if value is not None:
             ax.set_title(_axis_label(a[1], value))
+    _legend_outside(fig, axes[-1], "x-small")
     fig.suptitle(f"{a[1]['workload']}: {labels[0]} (solid) vs {labels[1]} (dashed)")
     notes = "settings that differ: " + "; ".join(differences) if differences else "same settings"
     fig.text(0.5, 0.005, notes, ha="center", va="bottom", fontsize=7, wrap=True,
