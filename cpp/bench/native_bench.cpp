@@ -2,8 +2,9 @@
 // with C++ bodies (no interpreter), printing nanoseconds per behaviour and
 // per-worker steals and parks.
 //
-//   boc_native_bench [--seconds S] [--reps R] [--workers 1,2] [--schedulers a,b]
-//                    [--shapes schedule,fanout64,...] [--opt name=value ...] [--verbose]
+//   boc_native_bench [--seconds S | --behaviours N] [--reps R] [--workers 1,2]
+//                    [--schedulers a,b] [--shapes schedule,fanout64,...]
+//                    [--opt name=value ...] [--pin] [--verbose]
 //
 // Shapes (bodies empty apart from the bookkeeping named):
 //   schedule     256 cowns, a self-rescheduling LoopBehaviour on each
@@ -22,20 +23,17 @@
 //                philosophers start from one zero-cown behaviour; every
 //                fork is checked used 2*hunger times.
 //
-// schedule, banking and dining_phil follow the structure of Verona-RT's
-// perf tests. Reference, Verona-RT's own runtime on the 2-vCPU machine this
-// project is measured on (ns per behaviour):
+// schedule, banking and dining_phil are also written against Verona-RT's
+// API (verona/verona_bench.cc); compare_verona.py runs both side by side.
 //
-//                  1 core   2 cores
-//   schedule        18.6     10.1
-//   banking         86.0     79.3
-//   dining_phil     90.4     88.6
-//
-// Each measurement is sized to take about --seconds (from trial runs),
-// repeated --reps times; the median is printed, with the spread (slowest
-// minus fastest, in % of the median; --verbose prints every run). Timing covers
-// scheduling and running the work, not starting or stopping the workers;
-// the invariant checks run after the clock stops.
+// Each measurement is sized to take about --seconds (from trial runs), or
+// to run --behaviours (no trial runs: every process then does the same
+// work, as compare_verona.py and callgrind need), repeated --reps times;
+// the median is printed, with the spread (slowest minus fastest, in % of
+// the median; --verbose prints every run). Timing covers scheduling and
+// running the work, not starting or stopping the workers; the invariant
+// checks run after the clock stops. --pin pins each worker to a CPU
+// (RuntimeSettings::pin).
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -272,9 +270,11 @@ struct Result {
   double ns_per_behaviour() const { return seconds * 1e9 / static_cast<double>(behaviours); }
 };
 
+boc::RuntimeSettings settings;  // --pin
+
 Result measure(const std::string& scheduler, std::size_t workers, const boc::Options& options, const Shape& shape,
                std::uint64_t size) {
-  Runtime rt(scheduler, workers, options);
+  Runtime rt(scheduler, workers, options, settings);
   rt.start();
   const auto t0 = Clock::now();
   Result r;
@@ -317,8 +317,8 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 [[noreturn]] void usage(const char* error) {
-  std::fprintf(stderr, "%s\nusage: boc_native_bench [--seconds S] [--reps R] [--workers 1,2] [--schedulers a,b] "
-                       "[--shapes a,b] [--opt name=value ...] [--verbose]\n", error);
+  std::fprintf(stderr, "%s\nusage: boc_native_bench [--seconds S | --behaviours N] [--reps R] [--workers 1,2] [--schedulers a,b] "
+                       "[--shapes a,b] [--opt name=value ...] [--pin] [--verbose]\n", error);
   std::exit(2);
 }
 
@@ -326,6 +326,7 @@ std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
   double seconds = 0.6;
+  std::uint64_t fixed_size = 0;  // --behaviours
   int reps = 3;
   std::vector<std::size_t> worker_counts = {1, 2};
   std::vector<std::string> schedulers;
@@ -341,10 +342,17 @@ int main(int argc, char** argv) {
       verbose = true;
       continue;
     }
+    if (arg == "--pin") {
+      settings.pin = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(("missing value after " + arg).c_str());
     const std::string value = argv[++i];
     if (arg == "--seconds") {
       seconds = std::atof(value.c_str());
+    } else if (arg == "--behaviours") {
+      fixed_size = std::stoull(value);
+      if (fixed_size == 0) usage("--behaviours must be positive");
     } else if (arg == "--reps") {
       reps = std::max(1, std::atoi(value.c_str()));
     } else if (arg == "--workers") {
@@ -378,15 +386,18 @@ int main(int argc, char** argv) {
         const auto shape = std::find_if(all_shapes().begin(), all_shapes().end(),
                                         [&](const Shape& s) { return s.name == shape_name; });
         if (shape == all_shapes().end()) usage(("unknown shape " + shape_name).c_str());
-        // Trial runs, growing until one takes a tenth of the target, size
-        // the measurement.
-        Result trial;
-        for (std::uint64_t n = 20'000;; n *= 4) {
-          trial = measure(scheduler, workers, options, *shape, n);
-          if (trial.seconds >= seconds / 10 || n > (1ull << 40)) break;
+        std::uint64_t size = fixed_size;
+        if (size == 0) {
+          // Trial runs, growing until one takes a tenth of the target, size
+          // the measurement.
+          Result trial;
+          for (std::uint64_t n = 20'000;; n *= 4) {
+            trial = measure(scheduler, workers, options, *shape, n);
+            if (trial.seconds >= seconds / 10 || n > (1ull << 40)) break;
+          }
+          const double per = std::max(trial.ns_per_behaviour(), 1.0);
+          size = static_cast<std::uint64_t>(seconds * 1e9 / per);
         }
-        const double per = std::max(trial.ns_per_behaviour(), 1.0);
-        const auto size = static_cast<std::uint64_t>(seconds * 1e9 / per);
         std::vector<Result> results;
         for (int r = 0; r < reps; ++r) results.push_back(measure(scheduler, workers, options, *shape, size));
         std::sort(results.begin(), results.end(),

@@ -7,42 +7,36 @@
 namespace boc {
 
 namespace {
-// Sets up to this many cowns are sorted in place by insertion and searched
-// from the start; larger ones, which that would make quadratic, are sorted
-// through a copy and searched by halves.
+// Sets up to this many cowns are sorted by insertion on the stack and
+// searched from the start; larger ones, which that would make quadratic,
+// are sorted through a copy and searched by halves.
 constexpr std::size_t insertion_sort_limit = 16;
 }  // namespace
 
-Behaviour::Behaviour(std::span<Cown* const> cowns) {
-  slots_ = inline_slots_;
-  if (cowns.size() > inline_slots) {
-    heap_slots_ = std::make_unique<Slot[]>(cowns.size());
-    slots_ = heap_slots_.get();
-  }
+void Behaviour::take_set(std::span<Cown* const> cowns) {
+  // Sort the pointers (on the stack for small sets), then make the slots.
+  Cown* small[insertion_sort_limit];
+  std::vector<Cown*> large;
+  Cown** sorted = small;
   if (cowns.size() <= insertion_sort_limit) {
     // Insertion sort by id, skipping duplicates.
     for (Cown* c : cowns) {
       std::size_t i = count_;
-      while (i > 0 && slots_[i - 1].cown->id() > c->id()) --i;
-      if (i > 0 && slots_[i - 1].cown == c) continue;
-      for (std::size_t j = count_; j > i; --j) slots_[j].cown = slots_[j - 1].cown;
-      slots_[i].cown = c;
+      while (i > 0 && sorted[i - 1]->id() > c->id()) --i;
+      if (i > 0 && sorted[i - 1] == c) continue;
+      for (std::size_t j = count_; j > i; --j) sorted[j] = sorted[j - 1];
+      sorted[i] = c;
       ++count_;
     }
   } else {
-    std::vector<Cown*> sorted(cowns.begin(), cowns.end());
-    std::sort(sorted.begin(), sorted.end(), [](const Cown* a, const Cown* b) { return a->id() < b->id(); });
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    for (Cown* c : sorted) slots_[count_++].cown = c;
+    large.assign(cowns.begin(), cowns.end());
+    std::sort(large.begin(), large.end(), [](const Cown* a, const Cown* b) { return a->id() < b->id(); });
+    large.erase(std::unique(large.begin(), large.end()), large.end());
+    sorted = large.data();
+    count_ = large.size();
   }
-  for (std::size_t i = 0; i < count_; ++i) {
-    slots_[i].behaviour = this;
-    slots_[i].cown->retain();
-  }
-}
-
-Behaviour::~Behaviour() {
-  for (std::size_t i = 0; i < count_; ++i) slots_[i].cown->release();
+  if (count_ > inline_slots) slots_ = static_cast<Slot*>(::operator new(count_ * sizeof(Slot)));
+  for (std::size_t i = 0; i < count_; ++i) new (&slots_[i]) Slot{sorted[i], this};
 }
 
 bool Behaviour::holds(const Cown* c) const noexcept {

@@ -8,8 +8,7 @@
 
 namespace boc {
 
-void spin_for(std::uint64_t ns) noexcept {
-  if (ns == 0) return;
+void spin_for_slow(std::uint64_t ns) noexcept {
   const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
   while (std::chrono::steady_clock::now() < end) {
   }

@@ -10,8 +10,6 @@
 
 namespace boc {
 
-void set_current_worker(WorkerContext* w) noexcept;  // worker.cpp
-
 namespace {
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -20,9 +18,11 @@ std::int64_t now_ns() noexcept {
 }
 }  // namespace
 
-Runtime::Runtime(const std::string& scheduler, std::size_t workers, const Options& options)
+Runtime::Runtime(const std::string& scheduler, std::size_t workers, const Options& options,
+                 const RuntimeSettings& settings)
     : info_(Registry::instance().get(scheduler)),
-      options_(Registry::resolve_options(info_, options)) {
+      options_(Registry::resolve_options(info_, options)),
+      settings_(settings) {
   if (workers == 0) throw std::invalid_argument("a runtime needs at least one worker");
   scheduler_ = info_.create(options_);
   scheduler_->attach(workers);
@@ -79,12 +79,13 @@ bool Runtime::quiesce(std::optional<std::chrono::nanoseconds> timeout) {
   return quiet;
 }
 
-WorkerContext* Runtime::local_worker() const noexcept {
-  WorkerContext* w = WorkerContext::current();
-  return (w != nullptr && &w->runtime() == this) ? w : nullptr;
-}
-
-// Two-phase scheduling over the cowns' request queues.
+// Scheduling over the cowns' request queues.
+//
+// References: a behaviour borrows its cowns (see behaviour.h); a cown's
+// queue holds one reference of its own from the moment a request finds it
+// empty until the last request lets go and empties it again. So a queue
+// that stays busy, a chain of behaviours on one cown, costs no reference
+// counting at all, and a cown outlives every request on it.
 void Runtime::schedule(Behaviour* b) {
   WorkerContext* const here = local_worker();
   if (here != nullptr) {
@@ -98,8 +99,52 @@ void Runtime::schedule(Behaviour* b) {
       throw RuntimeClosed();
     }
   }
-  const std::size_t n = b->count_;
   b->runtime_ = this;
+  if (b->count_ == 1) {
+    schedule_one(b, here);
+  } else {
+    schedule_many(b, here);
+  }
+}
+
+BOC_ALWAYS_INLINE void Runtime::link_behind(Slot* prev, Slot& slot) noexcept {
+  // Link behind the predecessor only once its behaviour has queued on all
+  // of its cowns. Otherwise two behaviours could each get ahead of the
+  // other on different cowns and wait for each other for ever.
+  platform::spin_until([&] { return prev->scheduled.load(std::memory_order_acquire); });
+  // Release: the predecessor reads `next` (acquire) when it lets go of the
+  // cown and then touches this slot's behaviour.
+  prev->next.store(&slot, std::memory_order_release);
+}
+
+// One cown: whoever hands the behaviour that cown (this thread, or the
+// holder before it) dispatches it, with no countdown.
+BOC_ALWAYS_INLINE void Runtime::schedule_one(Behaviour* b, WorkerContext* here) {
+  Slot& slot = b->slots_[0];
+  // acq_rel, as in schedule_many.
+  Slot* prev = slot.cown->last_.exchange(&slot, std::memory_order_acq_rel);
+  if (prev == nullptr || forsaken_request(prev)) {
+    if (prev == nullptr) slot.cown->retain();  // the queue's (the caller's kept the cown alive until here)
+    slot.scheduled.store(true, std::memory_order_release);  // as in schedule_many's phase 2
+    scheduler_->dispatch(b, here);
+    return;
+  }
+  // Successors may link behind this request once every behaviour ahead of
+  // it is queued on all of its cowns: then none of them can be overtaken
+  // elsewhere (the deadlock two-phase locking prevents). This behaviour is
+  // queued once exchanged; `prev` is when it says so, and it says so only
+  // once the same holds for every request ahead of it. Release, as in
+  // schedule_many's phase 2.
+  platform::spin_until([&] { return prev->scheduled.load(std::memory_order_acquire); });
+  slot.scheduled.store(true, std::memory_order_release);
+  // Last: once linked, the holder may hand the cown on, and the behaviour
+  // run and be deleted. Release: the holder reads `next` (acquire).
+  prev->next.store(&slot, std::memory_order_release);
+}
+
+// Two-phase locking over several cowns (or none).
+void Runtime::schedule_many(Behaviour* b, WorkerContext* here) {
+  const std::size_t n = b->count_;
   // One count per cown, plus one held until every request is queued, so the
   // behaviour cannot be dispatched while this thread still links it.
   // Relaxed: the exchanges below publish it, and runtime_, (release) before
@@ -114,17 +159,14 @@ void Runtime::schedule(Behaviour* b) {
     // acquire (when the queue was empty) sees the last holder's writes to
     // the cown, which it released when it emptied the queue.
     Slot* prev = slot.cown->last_.exchange(&slot, std::memory_order_acq_rel);
-    if (prev == nullptr || forsaken_request(prev)) {
-      ++acquired;  // nobody held or waited for the cown (that ever will): it is ours now
-      continue;
+    if (prev == nullptr) {
+      slot.cown->retain();  // the queue's reference
+      ++acquired;           // nobody held or waited for the cown: it is ours now
+    } else if (forsaken_request(prev)) {
+      ++acquired;  // the holder will never let go: as good as free
+    } else {
+      link_behind(prev, slot);
     }
-    // Link behind the predecessor only once its behaviour has queued on all
-    // of its cowns. Otherwise two behaviours could each get ahead of the
-    // other on different cowns and wait for each other for ever.
-    platform::spin_until([&] { return prev->scheduled.load(std::memory_order_acquire); });
-    // Release: the predecessor reads `next` (acquire) when it lets go of the
-    // cown and then touches this slot's behaviour.
-    prev->next.store(&slot, std::memory_order_release);
   }
 
   // Phase 2: let successors link behind our requests.
@@ -139,16 +181,10 @@ void Runtime::schedule(Behaviour* b) {
   }
 }
 
-bool Runtime::forsaken_request(const Slot* prev) const noexcept {
-  // prev's fields and its behaviour's runtime_ were written before the
-  // exchange that published prev, which our exchange acquired. Only another
-  // runtime can be forsaken while this one schedules.
-  const Runtime* owner = prev->behaviour->runtime_;
-  return owner != this && owner->forsaken_.load(std::memory_order_relaxed);
-}
-
 // Hands every cown of a finished behaviour to the request behind it.
-void Runtime::release(Behaviour& b, WorkerContext* from) {
+// Inlined into the worker loop, as is run_behaviour: per behaviour, a call
+// costs a good part of what the work itself does.
+BOC_ALWAYS_INLINE void Runtime::release(Behaviour& b, WorkerContext* from) {
   for (std::size_t i = 0; i < b.count_; ++i) {
     Slot& slot = b.slots_[i];
     Slot* next = slot.next.load(std::memory_order_acquire);
@@ -158,7 +194,8 @@ void Runtime::release(Behaviour& b, WorkerContext* from) {
       // next from an empty queue (its exchange acquires).
       if (slot.cown->last_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel,
                                                    std::memory_order_relaxed)) {
-        continue;  // no one waiting: the cown is free
+        slot.cown->release();  // the queue's reference: the cown is free, and may go
+        continue;
       }
       // A successor exchanged itself in but has not linked yet; it will.
       platform::spin_until([&] {
@@ -167,8 +204,9 @@ void Runtime::release(Behaviour& b, WorkerContext* from) {
       });
     }
     Behaviour* successor = next->behaviour;
-    // acq_rel: releases this body's writes to the successor's dispatcher.
-    if (successor->countdown_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // A successor on one cown waits for this one only. Otherwise, acq_rel:
+    // releases this body's writes to the successor's dispatcher.
+    if (successor->count_ == 1 || successor->countdown_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       // Dispatched from the releasing worker (producer locality), but by the
       // runtime that scheduled the successor: two runtimes may share a cown,
       // and to another runtime this worker is an outside thread.
@@ -197,7 +235,7 @@ BOC_NO_SANITIZE_ADDRESS void Runtime::run_body(Behaviour* b) {
   }
 }
 
-void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
+BOC_ALWAYS_INLINE void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
   w.running_body_ = true;
   run_body(b);
   w.running_body_ = false;
@@ -209,7 +247,9 @@ void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
 }
 
 void Runtime::worker_loop(WorkerContext& w) {
-  set_current_worker(&w);
+  WorkerContext::current_ = &w;
+  // Relaxed: a count for reports, read after the workers started.
+  if (settings_.pin && platform::pin_current_thread(w.index())) pinned_.fetch_add(1, std::memory_order_relaxed);
   w.started_ns_.store(now_ns(), std::memory_order_relaxed);
   for (;;) {
     Behaviour* b = scheduler_->next(w, false);
@@ -227,7 +267,7 @@ void Runtime::worker_loop(WorkerContext& w) {
   }
   w.retire_resources();
   w.stopped_ns_.store(now_ns(), std::memory_order_relaxed);
-  set_current_worker(nullptr);
+  WorkerContext::current_ = nullptr;
 }
 
 std::vector<WorkerReport> Runtime::stats() const {

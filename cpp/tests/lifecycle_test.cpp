@@ -2,6 +2,10 @@
 // start, quiesce, stop, destruction, and many of them in a row.
 #include <gtest/gtest.h>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -10,6 +14,7 @@
 #include <vector>
 
 #include "boc/native_bodies.h"
+#include "boc/platform.h"
 #include "boc/runtime.h"
 #include "boc/terminator.h"
 #include "test_support.h"
@@ -373,9 +378,38 @@ TEST_P(Lifecycle, ForsakenRuntimeLetsGoOfItsCowns) {
   }
   // In a real child the parent's threads are gone; here they are not, so let
   // them finish before leaking the runtime (its cown queue now ends in the
-  // child's requests, which completed).
+  // child's requests, which completed). They still touch the cown, which
+  // the child let go of when its queue emptied: leak a reference with them.
+  c->retain();
   release = true;
   std::this_thread::sleep_for(10ms);
+}
+
+#if defined(__linux__)
+TEST_P(Lifecycle, PinnedWorkersRunOnOneCpuEach) {
+  bool can_pin = false;
+  std::thread([&] { can_pin = platform::pin_current_thread(0); }).join();
+  if (!can_pin) GTEST_SKIP() << "this process may not set a thread's CPU affinity";
+  RuntimeSettings settings;
+  settings.pin = true;
+  Runtime rt(scheduler(), 2, {}, settings);
+  std::atomic<int> cpus_seen{-1};
+  rt.start();
+  test::when(rt, std::span<Cown* const>(), [&] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus_seen = CPU_COUNT(&set);
+  });
+  test::stop_or_abort(rt);
+  EXPECT_EQ(rt.pinned_workers(), 2u);
+  EXPECT_EQ(cpus_seen.load(), 1) << "a pinned worker may run on one CPU only";
+}
+#endif
+
+TEST_P(Lifecycle, WorkersAreNotPinnedUnlessAsked) {
+  Runtime rt(scheduler(), 2);
+  rt.start();
+  test::stop_or_abort(rt);
+  EXPECT_EQ(rt.pinned_workers(), 0u);
 }
 
 }  // namespace

@@ -194,6 +194,49 @@ TEST_P(Protocol, SameCownTwiceIsAcquiredOnce) {
   EXPECT_TRUE(holds_both.load());
 }
 
+// A behaviour borrows its cowns; each cown's queue keeps it alive while
+// requests wait on it. So a cown whose last outside reference goes right
+// after scheduling lives until its queue empties, and then goes.
+class CountedCown final : public Cown {
+ public:
+  explicit CountedCown(std::atomic<int>& alive) : alive_(alive) { alive_++; }
+  ~CountedCown() override { alive_--; }
+
+ private:
+  std::atomic<int>& alive_;
+};
+
+TEST_P(Protocol, QueuesKeepTheirCownsAliveUntilIdle) {
+  std::atomic<int> alive{0};
+  std::atomic<bool> freed_too_soon{false};
+  std::atomic<bool> go{false};
+  Runtime rt(scheduler(), test::default_workers);
+  rt.start();
+  for (int round = 0; round < 50; ++round) {
+    {
+      Ref<CountedCown> a = Ref<CountedCown>::make(alive);
+      Ref<CountedCown> b = Ref<CountedCown>::make(alive);
+      Cown* one[] = {a.get()};
+      Cown* both[] = {a.get(), b.get()};
+      // The first holds `a` until released, so the rest queue behind it.
+      when(rt, one, [&] { platform::spin_until([&] { return go.load(); }); });
+      for (int i = 0; i < 10; ++i) {
+        if (i % 2) {
+          when(rt, one, [&] { freed_too_soon = freed_too_soon || alive.load() < 1; });
+        } else {
+          when(rt, both, [&] { freed_too_soon = freed_too_soon || alive.load() != 2; });
+        }
+      }
+    }  // the only references outside the runtime go here
+    go = true;
+    ASSERT_TRUE(rt.quiesce(test::hang_limit())) << "round " << round;
+    go = false;
+    EXPECT_EQ(alive.load(), 0) << "an idle cown with no reference left must be freed";
+  }
+  EXPECT_FALSE(freed_too_soon.load()) << "a body ran on a cown that was already freed";
+  test::stop_or_abort(rt);
+}
+
 TEST_P(Protocol, FifoOnOneCown) {
   const std::size_t n = scaled(20000);
   CownRef c = CownRef::make();

@@ -165,7 +165,7 @@ void WorkStealingScheduler::published(Worker* waker, std::size_t prefer) noexcep
 
 // --- Taking work ----------------------------------------------------------
 
-Behaviour* WorkStealingScheduler::take_next_slot(Worker& me) noexcept {
+BOC_ALWAYS_INLINE Behaviour* WorkStealingScheduler::take_next_slot(Worker& me) noexcept {
   me.stats.pop_next_slot.add();
   return std::exchange(me.next_slot, nullptr);
 }

@@ -3,9 +3,9 @@
 
 #include <atomic>
 #include <cstddef>
-#include <memory>
 #include <new>
 #include <span>
+#include <type_traits>
 
 #include "boc/cown.h"
 #include "boc/queue_node.h"
@@ -30,12 +30,25 @@ struct Slot {
 
 class Behaviour : public QueueNode {
  public:
-  // Takes a reference to every cown; the set is sorted by id and duplicates
-  // are dropped (the same cown twice is acquired once).
-  explicit Behaviour(std::span<Cown* const> cowns);
+  // The set is sorted by id and duplicates are dropped (the same cown twice
+  // is acquired once). The behaviour borrows its cowns: whoever makes it
+  // keeps them alive until Runtime::schedule() has returned; from then on
+  // each cown's queue keeps it alive while any request waits on it (see
+  // Runtime::schedule), so a chain of behaviours on one cown touches no
+  // reference count.
+  explicit Behaviour(std::span<Cown* const> cowns) : slots_(reinterpret_cast<Slot*>(inline_slots_)) {
+    if (cowns.size() == 1) {  // the common case, inline and without the sort
+      new (slots_) Slot{cowns[0], this};
+      count_ = 1;
+    } else {
+      take_set(cowns);
+    }
+  }
   Behaviour(const Behaviour&) = delete;
   Behaviour& operator=(const Behaviour&) = delete;
-  virtual ~Behaviour();
+  virtual ~Behaviour() {
+    if (slots_ != reinterpret_cast<Slot*>(inline_slots_)) ::operator delete(slots_);
+  }
 
   // A behaviour is allocated on the thread that schedules it and freed on
   // the worker that runs it, often another one, a steady one-way flow in
@@ -63,17 +76,24 @@ class Behaviour : public QueueNode {
   friend class Runtime;
 
   static constexpr std::size_t inline_slots = 3;
+  static_assert(std::is_trivially_destructible_v<Slot>, "slots are not destroyed one by one");
+
+  // Sorts `cowns`, drops duplicates and makes a slot for each.
+  void take_set(std::span<Cown* const> cowns);
 
   // Cowns not yet handed to this behaviour, plus one while it is still being
-  // queued; the thread that brings it to zero dispatches the behaviour.
+  // queued; the thread that brings it to zero dispatches the behaviour. Not
+  // used for a behaviour on one cown: whoever hands it that cown dispatches
+  // it.
   std::atomic<std::size_t> countdown_{0};
   // The runtime that scheduled this behaviour and so must run it, even when
   // a worker of another runtime hands it its last cown.
   Runtime* runtime_ = nullptr;
   std::size_t count_ = 0;
+  // inline_slots_ for up to inline_slots cowns, else an array of its own.
+  // Only the first count_ slots are constructed.
   Slot* slots_;
-  std::unique_ptr<Slot[]> heap_slots_;
-  Slot inline_slots_[inline_slots];
+  alignas(Slot) unsigned char inline_slots_[inline_slots * sizeof(Slot)];
 };
 
 // A behaviour whose body is any C++ callable; handy for tests and tools.

@@ -13,7 +13,10 @@ namespace boc {
 class Runtime;
 
 // Busy-waits for `ns` nanoseconds of steady-clock time (returns at once for 0).
-void spin_for(std::uint64_t ns) noexcept;
+void spin_for_slow(std::uint64_t ns) noexcept;
+inline void spin_for(std::uint64_t ns) noexcept {
+  if (ns != 0) spin_for_slow(ns);
+}
 
 // Spins for `ns`, nothing else: an empty body when `ns` is 0.
 class SpinBehaviour final : public Behaviour {

@@ -9,15 +9,28 @@
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <pthread.h>
 #include <sanitizer/asan_interface.h>
 #endif
 
-// Leaves a function out of AddressSanitizer's instrumentation.
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
+// Leaves a function out of AddressSanitizer's instrumentation (and only in
+// such a build: the attribute also keeps a function from being inlined).
+#if defined(__SANITIZE_ADDRESS__)
 #define BOC_NO_SANITIZE_ADDRESS __attribute__((no_sanitize_address))
 #else
 #define BOC_NO_SANITIZE_ADDRESS
+#endif
+
+// Inlines a function into its callers (for the few calls on the path of
+// every behaviour).
+#if defined(__GNUC__) || defined(__clang__)
+#define BOC_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define BOC_ALWAYS_INLINE inline
 #endif
 
 namespace boc::platform {
@@ -34,6 +47,31 @@ inline void forget_stack_poison() noexcept {
   std::size_t size = 0;
   if (pthread_attr_getstack(&attr, &base, &size) == 0) __asan_unpoison_memory_region(base, size);
   pthread_attr_destroy(&attr);
+#endif
+}
+
+// Pins the calling thread to the `n`-th CPU (modulo their number) of those
+// the process may run on, so that a worker keeps its caches and a steal is
+// a move between two known cores. False where the platform cannot pin
+// (then the thread runs wherever the OS puts it).
+inline bool pin_current_thread(std::size_t n) noexcept {
+#if defined(__linux__)
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return false;
+  const int count = CPU_COUNT(&allowed);
+  if (count == 0) return false;
+  int wanted = static_cast<int>(n % static_cast<std::size_t>(count));
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed) || wanted-- != 0) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0;
+  }
+  return false;
+#else
+  (void)n;
+  return false;
 #endif
 }
 
@@ -54,9 +92,11 @@ inline void cpu_relax() noexcept {
 
 // Busy-waits until `done()` holds. Waits here are short (another thread is
 // between two instructions of a protocol step), but that thread may have
-// been preempted, so after a while the waiter yields its core to it.
+// been preempted, so after a while the waiter yields its core to it. Most
+// calls find `done()` true at once: that case is checked inline, and the
+// loop kept out of line.
 template <typename Predicate>
-void spin_until(Predicate done) noexcept {
+[[gnu::noinline]] void spin_until_slow(Predicate done) noexcept {
   for (unsigned spins = 0; !done(); ++spins) {
     if (spins < 1024) {
       cpu_relax();
@@ -64,6 +104,11 @@ void spin_until(Predicate done) noexcept {
       std::this_thread::yield();
     }
   }
+}
+
+template <typename Predicate>
+inline void spin_until(Predicate done) noexcept {
+  if (!done()) [[unlikely]] spin_until_slow(done);
 }
 
 }  // namespace boc::platform

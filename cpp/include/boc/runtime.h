@@ -39,11 +39,20 @@ class RuntimeClosed : public std::runtime_error {
   RuntimeClosed() : std::runtime_error("the runtime is closed to new work from outside its workers") {}
 };
 
+// How the runtime runs its workers, whatever the strategy.
+struct RuntimeSettings {
+  // Pin worker i to the i-th CPU the process may use (modulo their number;
+  // see platform::pin_current_thread), as Verona-RT does. Off by default:
+  // on a shared machine a pinned worker cannot move off a busy core.
+  bool pin = false;
+};
+
 class Runtime {
  public:
   // Creates the strategy `scheduler` with `options` (checked; see
   // Registry::resolve_options) and `workers` threads (at least one).
-  Runtime(const std::string& scheduler, std::size_t workers, const Options& options = {});
+  Runtime(const std::string& scheduler, std::size_t workers, const Options& options = {},
+          const RuntimeSettings& settings = {});
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
   // Stops the workers if they still run (waiting for quiescence first).
@@ -89,6 +98,9 @@ class Runtime {
   std::size_t worker_count() const noexcept { return workers_.size(); }
   const SchedulerInfo& scheduler_info() const noexcept { return info_; }
   const Options& options() const noexcept { return options_; }
+  const RuntimeSettings& settings() const noexcept { return settings_; }
+  // Workers that asked to be pinned and were (at most worker_count()).
+  std::size_t pinned_workers() const noexcept { return pinned_.load(std::memory_order_relaxed); }
 
   std::vector<WorkerReport> stats() const;
   // The behaviours run, in order, where the strategy records it (see
@@ -102,14 +114,29 @@ class Runtime {
   void worker_loop(WorkerContext& w);
   void run_behaviour(Behaviour* b, WorkerContext& w);
   void run_body(Behaviour* b);
+  void schedule_one(Behaviour* b, WorkerContext* here);
+  void schedule_many(Behaviour* b, WorkerContext* here);
+  static void link_behind(Slot* prev, Slot& slot) noexcept;
   void release(Behaviour& b, WorkerContext* from);
-  WorkerContext* local_worker() const noexcept;
+  // The calling thread's worker if it is one of this runtime's, else null.
+  WorkerContext* local_worker() const noexcept {
+    WorkerContext* w = WorkerContext::current();
+    return (w != nullptr && &w->runtime() == this) ? w : nullptr;
+  }
   // True if `prev`, the request ahead of one of ours on a cown, belongs to a
   // forsaken runtime and so will never hand the cown on.
-  bool forsaken_request(const Slot* prev) const noexcept;
+  bool forsaken_request(const Slot* prev) const noexcept {
+    // prev's fields and its behaviour's runtime_ were written before the
+    // exchange that published prev, which our exchange acquired. Only
+    // another runtime can be forsaken while this one schedules.
+    const Runtime* owner = prev->behaviour->runtime_;
+    return owner != this && owner->forsaken_.load(std::memory_order_relaxed);
+  }
 
   const SchedulerInfo& info_;
   Options options_;
+  RuntimeSettings settings_;
+  std::atomic<std::size_t> pinned_{0};
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<std::thread> threads_;

@@ -53,7 +53,7 @@ class WorkerContext {
   bool running_body() const noexcept { return running_body_; }
 
   // The worker the calling thread is, or null on any other thread.
-  static WorkerContext* current() noexcept;
+  static WorkerContext* current() noexcept { return current_; }
 
   // Registers a resource for after_behaviour/suspend/retire calls.
   void add_resource(WorkerResource* r) { resources_.push_back(r); }
@@ -67,6 +67,9 @@ class WorkerContext {
     for (WorkerResource* r : resources_) r->suspend();
   }
   void retire_resources() noexcept;
+
+  // Inline, so that a body and schedule() find their worker without a call.
+  static constinit inline thread_local WorkerContext* current_ = nullptr;
 
   Runtime& runtime_;
   const std::size_t index_;
