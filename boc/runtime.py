@@ -165,7 +165,12 @@ def _env_seed(text: str) -> int:
 
 
 def start(
-    scheduler: str | None = None, workers: int | None = None, executor: str | None = None, **options: int
+    scheduler: str | None = None,
+    workers: int | None = None,
+    executor: str | None = None,
+    *,
+    pin: bool = False,
+    **options: int,
 ) -> None:
     """Start the worker threads.
 
@@ -175,6 +180,10 @@ def start(
         workers: number of worker threads; defaults to the number of CPUs.
         executor: how Python bodies run, a name from :func:`executors`;
             None means ``"threads"``.
+        pin: pin worker *i* to the *i*-th CPU this process may use (modulo
+            their number), as Verona-RT does: each worker keeps its caches,
+            but cannot move off a core another program keeps busy. Ignored
+            where the platform cannot pin threads.
         **options: the strategy's options (see :func:`options`). A strategy
             with a ``seed`` option (``systematic``) takes it from the
             environment's ``BOC_SEED`` when none is given, so a run can be
@@ -185,14 +194,16 @@ def start(
     it does while another thread's :func:`wait` is stopping the run, and once
     the interpreter is exiting. Safe to call from any number of threads.
     """
+    if not isinstance(pin, bool):
+        raise TypeError(f"pin must be True or False, got {type(pin).__name__}")
     resolved = _resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options)
-    _core.start(*resolved, _check_executor(DEFAULT_EXECUTOR if executor is None else executor), False)
+    _core.start(*resolved, _check_executor(DEFAULT_EXECUTOR if executor is None else executor), pin, False)
 
 
 def _start_for_scheduling() -> None:
     """For a when() that found no run: start one with the defaults, unless
     another thread has started one meanwhile (whatever its configuration)."""
-    _core.start(*_resolve(DEFAULT_SCHEDULER, None, {}), _check_executor(DEFAULT_EXECUTOR), True)
+    _core.start(*_resolve(DEFAULT_SCHEDULER, None, {}), _check_executor(DEFAULT_EXECUTOR), False, True)
 
 
 # The result cown holds whatever the body returns (or raised).

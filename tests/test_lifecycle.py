@@ -252,3 +252,36 @@ def test_timeout_error_says_how_much_is_in_flight(scheduler: str, gate) -> None:
         boc.quiesce(0.01)
     with pytest.raises(TimeoutError, match=r"after 0.01 s"):
         boc.wait(0.01)
+
+
+def _can_pin() -> bool:
+    """Whether this process may set a thread's CPU affinity (Linux only)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    allowed = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, allowed)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _can_pin(), reason="this platform or process cannot pin threads to CPUs")
+def test_pinned_workers_each_run_on_one_cpu(scheduler: str) -> None:
+    """start(pin=True): every worker may run on one CPU only; without it, on all the process may use."""
+    for pin, expected in ((True, 1), (False, len(os.sched_getaffinity(0)))):
+        boc.start(scheduler, workers=2, pin=pin)
+        seen = boc.when()(lambda: len(os.sched_getaffinity(0)))
+        boc.wait()
+        assert seen.value == expected, f"pin={pin}"
+
+
+def test_pin_is_part_of_the_configuration(scheduler: str) -> None:
+    """pin takes only a bool, and a running runtime is not restarted pinned."""
+    with pytest.raises(TypeError, match="pin must be True or False"):
+        boc.start(scheduler, workers=2, pin=1)  # type: ignore[arg-type]
+    boc.start(scheduler, workers=2)
+    with pytest.raises(RuntimeError, match="pin=False"):
+        boc.start(scheduler, workers=2, pin=True)
+    boc.start(scheduler, workers=2, pin=False)  # the same configuration
+    boc.wait()

@@ -77,8 +77,10 @@ def build(args: argparse.Namespace) -> dict[str, Path]:
         run(["cmake", "-S", str(src), "-B", str(build_dir), *generator, "-DCMAKE_BUILD_TYPE=Release", *defs])
         run(["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2)])
 
-    cmake(ROOT, out / "boc", "-DBOC_BUILD_BENCH=ON", "-DBOC_BUILD_TESTS=OFF", "-DBOC_BUILD_PYTHON=OFF")
-    bins["boc"] = out / "boc" / "cpp" / "bench" / "boc_native_bench"
+    boc_dir = out / f"boc-{args.allocator}"
+    cmake(ROOT, boc_dir, "-DBOC_BUILD_BENCH=ON", "-DBOC_BUILD_TESTS=OFF", "-DBOC_BUILD_PYTHON=OFF",
+          f"-DBOC_ALLOCATOR={args.allocator}")
+    bins["boc"] = boc_dir / "cpp" / "bench" / "boc_native_bench"
     deps = [
         f"-DVERONA_RT_DIR={verona}",
         f"-DFETCHCONTENT_SOURCE_DIR_SNMALLOC={args.snmalloc.resolve()}",
@@ -204,6 +206,8 @@ def main() -> None:
     p.add_argument("--behaviours", type=int, help="behaviours per run (default 4,000,000; with --callgrind the"
                    " two runs do an eighth and a half of 800,000)")
     p.add_argument("--opt", action="append", default=[], help="a boc strategy option, name=value")
+    p.add_argument("--allocator", choices=("system", "mimalloc"), default="system",
+                   help="where boc's recycler gets fresh blocks (mimalloc: found on the system, libmimalloc-dev)")
     p.add_argument("--pin", action="store_true", help="pin boc's workers to CPUs, as Verona-RT always does")
     p.add_argument("--callgrind", action="store_true", help="count instructions per behaviour at one worker")
     p.add_argument("--functions", type=int, default=0, help="with --callgrind: print the N costliest functions")

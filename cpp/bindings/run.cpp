@@ -88,10 +88,11 @@ bool quiesce_interruptibly(Runtime& rt, std::optional<double> timeout_s) {
   }
 }
 
-Run::Run(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor)
+Run::Run(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor,
+         const RuntimeSettings& settings)
     : interpreter_(PyInterpreterState_Get()), started_(Clock::now()), executor_(executor) {
   try {
-    runtime_ = std::make_unique<Runtime>(scheduler, workers, options);
+    runtime_ = std::make_unique<Runtime>(scheduler, workers, options, settings);
   } catch (const std::invalid_argument& e) {
     throw nb::value_error(e.what());
   }
@@ -109,9 +110,9 @@ Run::Run(const std::string& scheduler, std::size_t workers, const Options& optio
 void Run::start() { runtime_->start(); }
 
 bool Run::has_config(const std::string& scheduler, std::size_t workers, const Options& options,
-                     Executor executor) const {
+                     Executor executor, bool pin) const {
   return runtime_->scheduler_info().name == scheduler && runtime_->worker_count() == workers &&
-         runtime_->options() == options && executor_ == executor;
+         runtime_->options() == options && executor_ == executor && runtime_->settings().pin == pin;
 }
 
 nb::tuple Run::config() const {

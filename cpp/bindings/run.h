@@ -38,7 +38,8 @@ class Run {
   // start with start().
   // Under "subinterpreters" the workers' interpreters are made (or found)
   // here too.
-  Run(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor);
+  Run(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor,
+      const RuntimeSettings& settings);
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
 
@@ -50,8 +51,8 @@ class Run {
 
   Executor executor() const noexcept { return executor_; }
 
-  bool has_config(const std::string& scheduler, std::size_t workers, const Options& options,
-                  Executor executor) const;
+  bool has_config(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor,
+                  bool pin) const;
   // (scheduler, workers, options, executor), as boc.start() takes them.
   nanobind::tuple config() const;
 

@@ -110,18 +110,19 @@ void raise_if_in_behaviour(const char* what) {
 // `any_config` (a when() that found no run), a run in progress is used
 // whatever its configuration; otherwise it must be this one.
 void start(const std::string& scheduler, std::size_t workers, const Options& options,
-           const std::string& executor_name, bool any_config) {
+           const std::string& executor_name, bool pin, bool any_config) {
   const Executor executor = executor_named(executor_name);
   Session& s = session();
   for (;;) {
     if (std::shared_ptr<Run> run = s.current()) {
       if (any_config) return;
-      if (!run->has_config(scheduler, workers, options, executor)) {
+      if (!run->has_config(scheduler, workers, options, executor, pin)) {
         nb::tuple running = run->config();
         raise_runtime_error(nb::str("the runtime is already running with scheduler={!r}, workers={}, "
-                                    "options={!r}, executor={!r}; call boc.wait() before starting it with "
-                                    "another configuration")
-                                .format(running[0], running[1], running[2], running[3])
+                                    "options={!r}, executor={!r}, pin={}; call boc.wait() before starting it "
+                                    "with another configuration")
+                                .format(running[0], running[1], running[2], running[3],
+                                        nb::bool_(run->runtime().settings().pin))
                                 .c_str());
       }
       if (run->runtime().closed()) raise_stopping();
@@ -129,7 +130,7 @@ void start(const std::string& scheduler, std::size_t workers, const Options& opt
     }
     if (s.exiting()) raise_exited();
     raise_if_in_behaviour("start()");
-    auto fresh = std::make_shared<Run>(scheduler, workers, options, executor);
+    auto fresh = std::make_shared<Run>(scheduler, workers, options, executor, RuntimeSettings{.pin = pin});
     if (s.install(fresh)) return;
     // Another thread started a run meanwhile: compare with that one.
   }
@@ -227,7 +228,7 @@ void bind_session(nb::module_& m) {
     return out;
   }, nb::sig("def schedulers() -> dict[str, dict[str, typing.Any]]"));
   m.def("start", &start, nb::arg("scheduler"), nb::arg("workers"), nb::arg("options"), nb::arg("executor"),
-        nb::arg("any_config"));
+        nb::arg("pin"), nb::arg("any_config"));
   m.def("executors", [] {
     nb::dict out;
     for (const auto& [name, description] : available_executors()) out[name.c_str()] = description;

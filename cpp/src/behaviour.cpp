@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace boc {
@@ -14,6 +15,13 @@ constexpr std::size_t insertion_sort_limit = 16;
 }  // namespace
 
 void Behaviour::take_set(std::span<Cown* const> cowns) {
+  if (cowns.size() == 2 && cowns[0] != cowns[1]) {  // a pair, the next most common set
+    const bool in_order = cowns[0]->id() < cowns[1]->id();
+    new (&slots_[0]) Slot{cowns[in_order ? 0 : 1], this};
+    new (&slots_[1]) Slot{cowns[in_order ? 1 : 0], this};
+    count_ = 2;
+    return;
+  }
   // Sort the pointers (on the stack for small sets), then make the slots.
   Cown* small[insertion_sort_limit];
   std::vector<Cown*> large;
@@ -33,9 +41,10 @@ void Behaviour::take_set(std::span<Cown* const> cowns) {
     std::sort(large.begin(), large.end(), [](const Cown* a, const Cown* b) { return a->id() < b->id(); });
     large.erase(std::unique(large.begin(), large.end()), large.end());
     sorted = large.data();
-    count_ = large.size();
+    if (large.size() > UINT32_MAX) throw std::length_error("a behaviour takes at most 2^32 - 1 cowns");
+    count_ = static_cast<std::uint32_t>(large.size());
   }
-  if (count_ > inline_slots) slots_ = static_cast<Slot*>(::operator new(count_ * sizeof(Slot)));
+  if (count_ > inline_slots) slots_ = static_cast<Slot*>(recycler::allocate(count_ * sizeof(Slot)));
   for (std::size_t i = 0; i < count_; ++i) new (&slots_[i]) Slot{sorted[i], this};
 }
 

@@ -7,6 +7,10 @@
 #include <pthread.h>
 #include <utility>
 
+#if defined(BOC_WITH_MIMALLOC)
+#include <mimalloc.h>
+#endif
+
 namespace boc::recycler {
 
 constinit thread_local detail::ThreadCache detail::thread_cache;
@@ -19,12 +23,33 @@ using detail::Free;
 using detail::Magazine;
 using detail::too_big;
 
+// Where blocks come from when no magazine has one, and go when the depot
+// keeps enough: the system's operator new, or mimalloc where the build
+// chose it (BOC_ALLOCATOR). A backlog of behaviours waiting on a busy cown
+// grows through here, a fresh block per behaviour.
+void* fresh_block(std::size_t bytes) {
+#if defined(BOC_WITH_MIMALLOC)
+  if (void* p = mi_malloc(bytes)) return p;
+  throw std::bad_alloc();
+#else
+  return ::operator new(bytes);
+#endif
+}
+
+void free_block(void* block, std::size_t bytes) noexcept {
+#if defined(BOC_WITH_MIMALLOC)
+  mi_free_size(block, bytes);
+#else
+  ::operator delete(block, bytes);
+#endif
+}
+
 void free_all(Magazine m, std::size_t c) noexcept {
-  while (m.count != 0) ::operator delete(m.pop(), class_bytes(c));
+  while (m.count != 0) free_block(m.pop(), class_bytes(c));
 }
 
 // Set once the depot has been destroyed (static destruction): frees made
-// after that, from static destructors, go straight to ::operator delete. A
+// after that, from static destructors, go straight back (free_block). A
 // separate, trivially destructible object, so it stays readable then.
 constinit std::atomic<bool> depot_dead{false};
 
@@ -195,13 +220,13 @@ void* detail::allocate_slow(std::size_t c) {
     loaded = depot.take(c);
     if (loaded.count != 0) return loaded.pop();
   }
-  return ::operator new(class_bytes(c));
+  return fresh_block(class_bytes(c));
 }
 
 void detail::deallocate_slow(void* block, std::size_t c) noexcept {
   Free* const b = static_cast<Free*>(block);
   if (!arm_cache()) {
-    ::operator delete(b, class_bytes(c));
+    free_block(b, class_bytes(c));
     return;
   }
   Magazine& loaded = thread_cache.loaded[c];

@@ -144,7 +144,7 @@ BOC_ALWAYS_INLINE void Runtime::schedule_one(Behaviour* b, WorkerContext* here) 
 
 // Two-phase locking over several cowns (or none).
 void Runtime::schedule_many(Behaviour* b, WorkerContext* here) {
-  const std::size_t n = b->count_;
+  const std::uint32_t n = b->count_;
   // One count per cown, plus one held until every request is queued, so the
   // behaviour cannot be dispatched while this thread still links it.
   // Relaxed: the exchanges below publish it, and runtime_, (release) before
@@ -152,8 +152,8 @@ void Runtime::schedule_many(Behaviour* b, WorkerContext* here) {
   b->countdown_.store(n + 1, std::memory_order_relaxed);
 
   // Phase 1: queue a request on every cown, in id order.
-  std::size_t acquired = 0;
-  for (std::size_t i = 0; i < n; ++i) {
+  std::uint32_t acquired = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
     Slot& slot = b->slots_[i];
     // acq_rel: release publishes this slot's fields to the next requester;
     // acquire (when the queue was empty) sees the last holder's writes to
@@ -170,7 +170,7 @@ void Runtime::schedule_many(Behaviour* b, WorkerContext* here) {
   }
 
   // Phase 2: let successors link behind our requests.
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::uint32_t i = 0; i < n; ++i) {
     b->slots_[i].scheduled.store(true, std::memory_order_release);
   }
 
@@ -185,7 +185,7 @@ void Runtime::schedule_many(Behaviour* b, WorkerContext* here) {
 // Inlined into the worker loop, as is run_behaviour: per behaviour, a call
 // costs a good part of what the work itself does.
 BOC_ALWAYS_INLINE void Runtime::release(Behaviour& b, WorkerContext* from) {
-  for (std::size_t i = 0; i < b.count_; ++i) {
+  for (std::uint32_t i = 0; i < b.count_; ++i) {
     Slot& slot = b.slots_[i];
     Slot* next = slot.next.load(std::memory_order_acquire);
     if (next == nullptr) {
@@ -218,7 +218,7 @@ BOC_ALWAYS_INLINE void Runtime::release(Behaviour& b, WorkerContext* from) {
 
 // Not instrumented by AddressSanitizer, which would add a check of its own
 // before the rethrow below, on a stack the forced unwind left marked.
-BOC_NO_SANITIZE_ADDRESS void Runtime::run_body(Behaviour* b) {
+BOC_NO_SANITIZE_ADDRESS_ELSE_INLINE void Runtime::run_body(Behaviour* b) {
   try {
     b->run();
 #if defined(__GLIBCXX__)

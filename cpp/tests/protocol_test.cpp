@@ -88,6 +88,17 @@ TEST(Behaviour, SortsCownsById) {
   EXPECT_EQ(b->cown(2), pool[2]);
 }
 
+TEST(Behaviour, SortsAPairInEitherOrder) {
+  CownPool pool(2);
+  for (bool reversed : {false, true}) {
+    Cown* given[] = {pool[reversed ? 1 : 0], pool[reversed ? 0 : 1]};
+    std::unique_ptr<Behaviour> b(make_behaviour(given, [] {}));
+    ASSERT_EQ(b->cown_count(), 2u);
+    EXPECT_EQ(b->cown(0), pool[0]);
+    EXPECT_EQ(b->cown(1), pool[1]);
+  }
+}
+
 TEST(Behaviour, DropsDuplicateCowns) {
   CownPool pool(2);
   Cown* given[] = {pool[1], pool[0], pool[1], pool[0], pool[1]};

@@ -97,7 +97,7 @@ bool WorkStealingScheduler::drained() const noexcept {
 
 // --- Tokens ---------------------------------------------------------------
 
-bool WorkStealingScheduler::is_token(const QueueNode* n) const noexcept {
+BOC_ALWAYS_INLINE bool WorkStealingScheduler::is_token(const QueueNode* n) const noexcept {
   // Tokens live in one array, behaviours elsewhere: a range check says which.
   const void* p = n;
   const void* first = tokens_.get();
@@ -105,7 +105,7 @@ bool WorkStealingScheduler::is_token(const QueueNode* n) const noexcept {
   return std::less_equal<const void*>{}(first, p) && std::less<const void*>{}(p, last);
 }
 
-bool WorkStealingScheduler::sieve(QueueNode* n) noexcept {
+BOC_ALWAYS_INLINE bool WorkStealingScheduler::sieve(QueueNode* n) noexcept {
   if (!is_token(n)) return true;
   // Release: our reads of the token's link (while taking it from a queue)
   // come before its owner, acquiring `home`, links it into a queue again.
@@ -151,7 +151,7 @@ void WorkStealingScheduler::dispatch(Behaviour* b, WorkerContext* from) {
   published(nullptr, i);
 }
 
-void WorkStealingScheduler::published(Worker* waker, std::size_t prefer) noexcept {
+void WorkStealingScheduler::wake_sleeper(Worker* waker, std::size_t prefer) noexcept {
   if (waker == nullptr) {
     const std::size_t woken = parking.wake_one(prefer, prefer + 1, count_);
     if (woken != ParkingLot::none) worker(woken).stats.wakeups.add();
@@ -181,8 +181,9 @@ Behaviour* WorkStealingScheduler::instead_of_next_slot(Worker& me, Behaviour* b)
 }
 
 Behaviour* WorkStealingScheduler::fairness_steal(Worker& me) noexcept {
-  // Only saves work; a stopping worker drains its queue anyway.
-  if (parking.stop_requested()) return nullptr;
+  // Alone, a worker has no one to be fair to. And it only saves work; a
+  // stopping worker drains its queue anyway.
+  if (count_ < 2 || parking.stop_requested()) return nullptr;
   Token& token = token_of(me);
   // Acquire: pairs with sieve()'s release, before we link the token again.
   if (!token.home.load(std::memory_order_acquire)) return nullptr;

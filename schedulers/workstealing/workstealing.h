@@ -26,7 +26,8 @@
 //   next(w):
 //       if w.next and fewer than batch_limit taken from it in a row:
 //           take w.next                                 -- fast path
-//       if w's token has come round and w has work:     -- fairness
+//       if w has peers, its token has come round and     -- fairness
+//       it has work:
 //           steal once from the next victim; send the token round again
 //       take from w's own queue                         -- FIFO-ish, N sub-queues
 //       or steal once, as if the token had come round
@@ -167,7 +168,13 @@ class WorkStealingScheduler final : public ParkingStrategy<WorkStealingStats> {
   Behaviour* wait_for_work(Worker& me, WorkerContext& ctx);
   Behaviour* find_or_park(Worker& me, WorkerContext& ctx);
   bool may_leave(Worker& me) noexcept;
-  void published(Worker* waker, std::size_t prefer) noexcept;
+  // After queuing work: the publisher's half of the parking handshake,
+  // inline, as mostly no one sleeps; then wake_sleeper(), which wakes one
+  // (`prefer` first; never `waker` itself).
+  void published(Worker* waker, std::size_t prefer) noexcept {
+    if (parking.anyone_asleep()) wake_sleeper(waker, prefer);
+  }
+  void wake_sleeper(Worker* waker, std::size_t prefer) noexcept;
 
   const Config config_;
   std::size_t count_ = 0;

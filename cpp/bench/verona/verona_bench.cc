@@ -21,8 +21,9 @@
 //   - Verona's clock covers starting and joining its worker threads
 //     (Scheduler::run does both); boc's does not. Runs are sized to take
 //     about half a second, next to which a thread start is noise.
-//   - Verona allocates with snmalloc, boc with the system allocator behind
-//     its recycler.
+//   - Verona allocates with snmalloc, boc from its recycler, which takes
+//     fresh blocks from the system's allocator or from mimalloc
+//     (BOC_ALLOCATOR).
 //   - Verona pins each worker to a core; boc pins only with pin=true.
 #include <cpp/when.h>
 #include <verona.h>

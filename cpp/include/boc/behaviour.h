@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <span>
 #include <type_traits>
@@ -47,7 +48,7 @@ class Behaviour : public QueueNode {
   Behaviour(const Behaviour&) = delete;
   Behaviour& operator=(const Behaviour&) = delete;
   virtual ~Behaviour() {
-    if (slots_ != reinterpret_cast<Slot*>(inline_slots_)) ::operator delete(slots_);
+    if (slots_ != reinterpret_cast<Slot*>(inline_slots_)) recycler::deallocate(slots_, count_ * sizeof(Slot));
   }
 
   // A behaviour is allocated on the thread that schedules it and freed on
@@ -75,7 +76,10 @@ class Behaviour : public QueueNode {
  private:
   friend class Runtime;
 
-  static constexpr std::size_t inline_slots = 3;
+  // Two inline slots keep the common behaviours (one or two cowns, a few
+  // fields) within 128 bytes, a size class of the recycler; a backlog of
+  // behaviours waiting on a busy cown is then that much smaller.
+  static constexpr std::size_t inline_slots = 2;
   static_assert(std::is_trivially_destructible_v<Slot>, "slots are not destroyed one by one");
 
   // Sorts `cowns`, drops duplicates and makes a slot for each.
@@ -85,11 +89,11 @@ class Behaviour : public QueueNode {
   // queued; the thread that brings it to zero dispatches the behaviour. Not
   // used for a behaviour on one cown: whoever hands it that cown dispatches
   // it.
-  std::atomic<std::size_t> countdown_{0};
+  std::atomic<std::uint32_t> countdown_{0};
+  std::uint32_t count_ = 0;  // cowns in the set
   // The runtime that scheduled this behaviour and so must run it, even when
   // a worker of another runtime hands it its last cown.
   Runtime* runtime_ = nullptr;
-  std::size_t count_ = 0;
   // inline_slots_ for up to inline_slots cowns, else an array of its own.
   // Only the first count_ slots are constructed.
   Slot* slots_;

@@ -17,20 +17,20 @@
 #include <sched.h>
 #endif
 
-// Leaves a function out of AddressSanitizer's instrumentation (and only in
-// such a build: the attribute also keeps a function from being inlined).
-#if defined(__SANITIZE_ADDRESS__)
-#define BOC_NO_SANITIZE_ADDRESS __attribute__((no_sanitize_address))
-#else
-#define BOC_NO_SANITIZE_ADDRESS
-#endif
-
 // Inlines a function into its callers (for the few calls on the path of
 // every behaviour).
 #if defined(__GNUC__) || defined(__clang__)
 #define BOC_ALWAYS_INLINE __attribute__((always_inline)) inline
 #else
 #define BOC_ALWAYS_INLINE inline
+#endif
+
+// Leaves a function out of AddressSanitizer's instrumentation, which keeps
+// it from being inlined too; in other builds, inlines it.
+#if defined(__SANITIZE_ADDRESS__)
+#define BOC_NO_SANITIZE_ADDRESS_ELSE_INLINE __attribute__((no_sanitize_address))
+#else
+#define BOC_NO_SANITIZE_ADDRESS_ELSE_INLINE BOC_ALWAYS_INLINE
 #endif
 
 namespace boc::platform {

@@ -31,8 +31,9 @@
 // have been handed back), and frees made after that go straight to
 // ::operator delete: nothing leaks, for LeakSanitizer or otherwise.
 //
-// Blocks come from ::operator new, so they are aligned for any type that
-// is not over-aligned (__STDCPP_DEFAULT_NEW_ALIGNMENT__); over-aligned
+// Blocks come from ::operator new, or from mimalloc in a build configured
+// with -DBOC_ALLOCATOR=mimalloc; either way they are aligned for any type
+// that is not over-aligned (__STDCPP_DEFAULT_NEW_ALIGNMENT__); over-aligned
 // types must not use this allocator.
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "boc/counter.h"
+#include "boc/platform.h"
 #include "boc/terminator.h"
 
 namespace boc {
@@ -34,7 +35,9 @@ struct WorkerStats {
   Counter idle_ns;  // time spent waiting for work
 };
 
-class WorkerContext {
+// A cache line apart from its neighbours: each worker writes its own
+// counters, flags and credits on every behaviour.
+class alignas(platform::cache_line) WorkerContext {
  public:
   WorkerContext(Runtime& runtime, std::size_t index) noexcept : runtime_(runtime), index_(index) {}
   WorkerContext(const WorkerContext&) = delete;
