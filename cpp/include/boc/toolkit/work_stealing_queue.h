@@ -153,7 +153,13 @@ class WorkStealingQueue {
     MpmcQueue queue;
   };
 
-  std::size_t wrap(std::size_t i) const noexcept { return i % count_; }
+  // For i < 2 * count_, which every caller passes (a cursor, always below
+  // count_, plus less than count_): a compare, not a division, on the path
+  // of every enqueue.
+  std::size_t wrap(std::size_t i) const noexcept {
+    assert(i < 2 * count_);
+    return i >= count_ ? i - count_ : i;
+  }
 
   std::size_t advance_enqueue_cursor() noexcept {
     // Relaxed load and store, not an atomic increment: the owner is nearly
