@@ -4,7 +4,7 @@
 //
 //   boc_native_bench [--seconds S | --behaviours N] [--reps R] [--workers 1,2]
 //                    [--schedulers a,b] [--shapes schedule,fanout64,...]
-//                    [--opt name=value ...] [--pin] [--verbose]
+//                    [--opt name=value ...] [--pin] [--trace EVENTS] [--verbose]
 //
 // Shapes (bodies empty apart from the bookkeeping named):
 //   schedule     256 cowns, a self-rescheduling LoopBehaviour on each
@@ -33,7 +33,11 @@
 // the median; --verbose prints every run). Timing covers scheduling and
 // running the work, not starting or stopping the workers; the invariant
 // checks run after the clock stops. --pin pins each worker to a CPU
-// (RuntimeSettings::pin).
+// (RuntimeSettings::pin). --trace keeps a trace of every run, EVENTS
+// records per worker (RuntimeSettings::trace_events), so that its cost shows
+// against a run without; the trace is collected after the clock stops and
+// checked (a start and an end per behaviour run, less those overwritten),
+// and --verbose prints what it kept.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -277,7 +281,30 @@ struct Result {
   double ns_per_behaviour() const { return seconds * 1e9 / static_cast<double>(behaviours); }
 };
 
-boc::RuntimeSettings settings;  // --pin
+boc::RuntimeSettings settings;  // --pin, --trace
+bool verbose = false;
+
+// Every behaviour started and ended once, unless its records were overwritten.
+void check_trace(const Runtime& rt, std::uint64_t behaviours) {
+  const boc::TraceLog log = rt.trace();
+  std::uint64_t starts = 0, ends = 0, recorded = 0, overwritten = 0;
+  for (const boc::TraceEvent& e : log.events) {
+    starts += e.kind == boc::TraceKind::start;
+    ends += e.kind == boc::TraceKind::end;
+  }
+  for (std::size_t i = 0; i < log.recorded.size(); ++i) recorded += log.recorded[i], overwritten += log.overwritten[i];
+  const bool complete = overwritten == 0;
+  if (starts > behaviours || ends > behaviours || (complete && (starts != behaviours || ends != behaviours))) {
+    std::fprintf(stderr, "trace: %llu starts and %llu ends for %llu behaviours (%llu records overwritten)\n",
+                 static_cast<unsigned long long>(starts), static_cast<unsigned long long>(ends),
+                 static_cast<unsigned long long>(behaviours), static_cast<unsigned long long>(overwritten));
+    std::exit(1);
+  }
+  if (verbose) {
+    std::printf("    trace: %llu records, %llu overwritten, %zu events kept\n", static_cast<unsigned long long>(recorded),
+                static_cast<unsigned long long>(overwritten), log.events.size());
+  }
+}
 
 Result measure(const std::string& scheduler, std::size_t workers, const boc::Options& options, const Shape& shape,
                std::uint64_t size) {
@@ -291,6 +318,7 @@ Result measure(const std::string& scheduler, std::size_t workers, const boc::Opt
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   rt.stop();
   if (work.check) work.check();
+  if (settings.trace_events > 0) check_trace(rt, r.behaviours);
   const auto& counters = rt.scheduler_info().counters;
   const auto it = std::find_if(counters.begin(), counters.end(), [](const auto& c) { return c.name == "steals"; });
   std::uint64_t run = 0;
@@ -325,7 +353,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage(const char* error) {
   std::fprintf(stderr, "%s\nusage: boc_native_bench [--seconds S | --behaviours N] [--reps R] [--workers 1,2] [--schedulers a,b] "
-                       "[--shapes a,b] [--opt name=value ...] [--pin] [--verbose]\n", error);
+                       "[--shapes a,b] [--opt name=value ...] [--pin] [--trace EVENTS] [--verbose]\n", error);
   std::exit(2);
 }
 
@@ -341,7 +369,6 @@ int main(int argc, char** argv) {
   std::vector<std::string> shape_names;
   for (const Shape& s : all_shapes()) shape_names.push_back(s.name);
   std::map<std::string, std::int64_t> extra_options;
-  bool verbose = false;
 
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -360,6 +387,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--behaviours") {
       fixed_size = std::stoull(value);
       if (fixed_size == 0) usage("--behaviours must be positive");
+    } else if (arg == "--trace") {
+      settings.trace_events = std::stoull(value);
+      if (settings.trace_events == 0) usage("--trace takes the records kept per worker, at least 1");
     } else if (arg == "--reps") {
       reps = std::max(1, std::atoi(value.c_str()));
     } else if (arg == "--workers") {

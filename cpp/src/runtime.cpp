@@ -25,9 +25,20 @@ Runtime::Runtime(const std::string& scheduler, std::size_t workers, const Option
       settings_(settings) {
   if (workers == 0) throw std::invalid_argument("a runtime needs at least one worker");
   scheduler_ = info_.create(options_);
+  std::vector<std::string> labels;
+  for (const CounterInfo& c : info_.counters) {
+    if (c.source.empty()) continue;
+    sources_.push_back(&c);
+    labels.push_back(c.source);
+  }
+  if (settings_.trace_events > 0) {
+    trace_ = std::make_unique<Trace>(workers, settings_.trace_events, std::move(labels));
+    scheduler_->trace_ = trace_.get();
+  }
   scheduler_->attach(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<WorkerContext>(*this, i));
+    if (trace_) workers_.back()->trace_ = &trace_->ring(i);
   }
 }
 
@@ -37,7 +48,13 @@ void Runtime::start() {
   if (running_ || stopped_) throw std::logic_error("a runtime starts once");
   running_ = true;
   for (auto& w : workers_) {
-    threads_.emplace_back([this, ctx = w.get()] { worker_loop(*ctx); });
+    threads_.emplace_back([this, ctx = w.get()] {
+      if (trace_) {
+        worker_loop<true>(*ctx);
+      } else {
+        worker_loop<false>(*ctx);
+      }
+    });
   }
 }
 
@@ -126,7 +143,11 @@ BOC_ALWAYS_INLINE void Runtime::schedule_one(Behaviour* b, WorkerContext* here) 
   if (prev == nullptr || forsaken_request(prev)) {
     if (prev == nullptr) slot.cown->retain();  // the queue's (the caller's kept the cown alive until here)
     slot.scheduled.store(true, std::memory_order_release);  // as in schedule_many's phase 2
-    scheduler_->dispatch(b, here);
+    if (trace_ != nullptr) [[unlikely]] {
+      dispatch_traced(b, here, platform::tick());
+    } else {
+      scheduler_->dispatch(b, here);
+    }
     return;
   }
   // Successors may link behind this request once every behaviour ahead of
@@ -177,14 +198,28 @@ void Runtime::schedule_many(Behaviour* b, WorkerContext* here) {
   // Drop the extra count and the cowns acquired at once. acq_rel: whoever
   // reaches zero dispatches and must see every hand-off before it.
   if (b->countdown_.fetch_sub(acquired + 1, std::memory_order_acq_rel) == acquired + 1) {
-    scheduler_->dispatch(b, here);
+    if (trace_ != nullptr) [[unlikely]] {
+      dispatch_traced(b, here, platform::tick());
+    } else {
+      scheduler_->dispatch(b, here);
+    }
   }
+}
+
+void Runtime::dispatch_traced(Behaviour* b, WorkerContext* here, std::uint64_t tick) {
+  const std::int32_t from = here != nullptr ? static_cast<std::int32_t>(here->index()) : -1;
+  const std::uint32_t id = trace_->dispatched(from, tick);
+  b->countdown_.store(id, std::memory_order_relaxed);  // free now: see Behaviour::trace_id
+  scheduler_->dispatch(b, here);
 }
 
 // Hands every cown of a finished behaviour to the request behind it.
 // Inlined into the worker loop, as is run_behaviour: per behaviour, a call
-// costs a good part of what the work itself does.
-BOC_ALWAYS_INLINE void Runtime::release(Behaviour& b, WorkerContext* from) {
+// costs a good part of what the work itself does. When tracing, `tick` is
+// when the body ended: the successors became runnable from then on (unless
+// one had yet to link, which this waits for).
+template <bool traced>
+BOC_ALWAYS_INLINE void Runtime::release(Behaviour& b, WorkerContext* from, std::uint64_t tick) {
   for (std::uint32_t i = 0; i < b.count_; ++i) {
     Slot& slot = b.slots_[i];
     Slot* next = slot.next.load(std::memory_order_acquire);
@@ -202,6 +237,7 @@ BOC_ALWAYS_INLINE void Runtime::release(Behaviour& b, WorkerContext* from) {
         next = slot.next.load(std::memory_order_acquire);
         return next != nullptr;
       });
+      if constexpr (traced) tick = platform::tick();  // it became runnable only now
     }
     Behaviour* successor = next->behaviour;
     // A successor on one cown waits for this one only. Otherwise, acq_rel:
@@ -211,7 +247,17 @@ BOC_ALWAYS_INLINE void Runtime::release(Behaviour& b, WorkerContext* from) {
       // runtime that scheduled the successor: two runtimes may share a cown,
       // and to another runtime this worker is an outside thread.
       Runtime& owner = *successor->runtime_;
-      owner.scheduler_->dispatch(successor, &owner == this ? from : nullptr);
+      if (&owner == this) [[likely]] {
+        if constexpr (traced) {
+          dispatch_traced(successor, from, tick);
+        } else {
+          scheduler_->dispatch(successor, from);
+        }
+      } else if (owner.trace_ != nullptr) {
+        owner.dispatch_traced(successor, nullptr, platform::tick());
+      } else {
+        owner.scheduler_->dispatch(successor, nullptr);
+      }
     }
   }
 }
@@ -235,22 +281,42 @@ BOC_NO_SANITIZE_ADDRESS_ELSE_INLINE void Runtime::run_body(Behaviour* b) {
   }
 }
 
+template <bool traced>
 BOC_ALWAYS_INLINE void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
   w.running_body_ = true;
   run_body(b);
   w.running_body_ = false;
-  release(*b, &w);
+  std::uint64_t ended = 0;
+  if constexpr (traced) {
+    ended = platform::tick();
+    w.trace_->record(TraceRecord::end, ended, b->trace_id());
+  }
+  release<traced>(*b, &w, ended);
   delete b;
   w.stats_.behaviours_run.add();
   w.after_behaviour();
   terminator_.remove(w.credits_);
 }
 
+std::int32_t Runtime::found_at(const WorkerContext& w, std::vector<std::uint64_t>& last) const {
+  for (std::size_t i = 0; i < sources_.size(); ++i) {
+    const std::uint64_t now = sources_[i]->read(*scheduler_, w.index());
+    if (now != last[i]) {
+      last[i] = now;
+      return static_cast<std::int32_t>(i);
+    }
+  }
+  return -1;
+}
+
+// Compiled twice: without tracing, the loop holds no trace code at all.
+template <bool traced>
 void Runtime::worker_loop(WorkerContext& w) {
   WorkerContext::current_ = &w;
   // Relaxed: a count for reports, read after the workers started.
   if (settings_.pin && platform::pin_current_thread(w.index())) pinned_.fetch_add(1, std::memory_order_relaxed);
   w.started_ns_.store(now_ns(), std::memory_order_relaxed);
+  std::vector<std::uint64_t> sources_seen(traced ? sources_.size() : 0, 0);
   for (;;) {
     Behaviour* b = scheduler_->next(w, false);
     if (b == nullptr) {
@@ -263,7 +329,15 @@ void Runtime::worker_loop(WorkerContext& w) {
       w.stats_.idle_ns.add(static_cast<std::uint64_t>(now_ns() - t0));
       if (b == nullptr) break;
     }
-    run_behaviour(b, w);
+    if constexpr (traced) {
+      // The first cown rides on the start record, any others follow it.
+      const std::uint64_t tick = platform::tick();
+      const std::uint32_t n = b->count_, id = b->trace_id();
+      w.trace_->record(TraceRecord::start, tick, id, n > 0 ? b->slots_[0].cown->id() : 0, found_at(w, sources_seen),
+                       n > 0);
+      for (std::uint32_t i = 1; i < n; ++i) w.trace_->record(TraceRecord::cown, tick, id, b->slots_[i].cown->id());
+    }
+    run_behaviour<traced>(b, w);
   }
   w.retire_resources();
   w.stopped_ns_.store(now_ns(), std::memory_order_relaxed);
@@ -291,6 +365,12 @@ std::vector<WorkerReport> Runtime::stats() const {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+TraceLog Runtime::trace() const {
+  if (!trace_) throw std::logic_error("this runtime keeps no trace: make it with RuntimeSettings::trace_events > 0");
+  if (running_) throw std::logic_error("a runtime's trace is read once stop() has returned");
+  return trace_->events();
 }
 
 std::vector<std::exception_ptr> Runtime::take_errors() {

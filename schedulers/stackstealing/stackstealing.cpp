@@ -230,8 +230,10 @@ class StackStealing final : public ParkingStrategy<StackStealingStats> {
     if (stolen == nullptr && own_enqueue == nullptr && own_inbox == nullptr) return nullptr;
     std::array<QueueNode*, stacks> bucket{};
     std::size_t k = me.deal_cursor, last = k;
+    // Deals a chain out over the buckets; returns its length.
     auto deal = [&](QueueNode* chain) {
-      while (chain != nullptr) {
+      std::size_t n = 0;
+      for (; chain != nullptr; ++n) {
         QueueNode* rest = chain->queue_next.load(std::memory_order_relaxed);
         chain->queue_next.store(bucket[k], std::memory_order_relaxed);
         bucket[k] = chain;
@@ -239,9 +241,11 @@ class StackStealing final : public ParkingStrategy<StackStealingStats> {
         k = (k + 1) % stacks;
         chain = rest;
       }
+      return n;
     };
     deal(own_enqueue);
-    deal(stolen);
+    const std::size_t taken = deal(stolen);
+    if (taken > 0) trace_steal(me.index, victim.index, taken);
     deal(own_inbox);
     me.deal_cursor = k;
     // The front of the last bucket dealt to is the last item dealt: from

@@ -109,11 +109,13 @@ class Systematic final : public Scheduler {
       if (runner_ == nobody && pick(w)) continue;
       if (!block || (stop_ && runner_ == nobody && runnable_.empty() && inbox_.empty())) return nullptr;
       w.stats().parks.add();
+      if (TraceRing* t = w.trace()) t->record(TraceRecord::park, platform::tick());
       if (gate_closed() && !inbox_.empty()) {
         changed_.wait_until(lock, last_arrival_ + patience_);  // then the gate may open
       } else {
         changed_.wait(lock);
       }
+      if (TraceRing* t = w.trace()) t->record(TraceRecord::wake, platform::tick());
     }
   }
 

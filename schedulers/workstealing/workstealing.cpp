@@ -230,6 +230,7 @@ Behaviour* WorkStealingScheduler::steal_from(Worker& me, std::size_t victim, boo
     return nullptr;
   }
   me.stats.steals.add();
+  trace_steal(me.index, victim, r.moved + 1);
   return static_cast<Behaviour*>(r.node);
 }
 

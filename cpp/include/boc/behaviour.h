@@ -70,6 +70,9 @@ class Behaviour : public QueueNode {
   virtual void run() = 0;
 
   std::size_t cown_count() const noexcept { return count_; }
+  // Its id in the runtime's trace, once dispatched (see trace.h); only
+  // when the runtime keeps a trace.
+  std::uint32_t trace_id() const noexcept { return countdown_.load(std::memory_order_relaxed); }
   Cown* cown(std::size_t i) const noexcept { return slots_[i].cown; }
   bool holds(const Cown* c) const noexcept;
 
@@ -88,7 +91,8 @@ class Behaviour : public QueueNode {
   // Cowns not yet handed to this behaviour, plus one while it is still being
   // queued; the thread that brings it to zero dispatches the behaviour. Not
   // used for a behaviour on one cown: whoever hands it that cown dispatches
-  // it.
+  // it. Once dispatched, free for the trace id (relaxed: the dispatch
+  // publishes it to the worker that runs the behaviour).
   std::atomic<std::uint32_t> countdown_{0};
   std::uint32_t count_ = 0;  // cowns in the set
   // The runtime that scheduled this behaviour and so must run it, even when

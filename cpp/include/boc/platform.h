@@ -1,7 +1,9 @@
 // The only place where the core touches compiler- or CPU-specific features.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <thread>
 
 #if defined(_MSC_VER)
@@ -72,6 +74,28 @@ inline bool pin_current_thread(std::size_t n) noexcept {
 #else
   (void)n;
   return false;
+#endif
+}
+
+// A cheap count of time for tracing, in units tick_is_nanoseconds() tells:
+// the x86-64 time-stamp counter (constant-rate and synchronised across cores
+// on the CPUs this runs on; under half the cost of the steady clock), else
+// the steady clock's nanoseconds. Not serialising: the CPU may read it a few
+// instructions early or late, which Trace::events() allows for.
+inline std::uint64_t tick() noexcept {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  return __builtin_ia32_rdtsc();
+#else
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+#endif
+}
+inline constexpr bool tick_is_nanoseconds() noexcept {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  return false;
+#else
+  return true;
 #endif
 }
 

@@ -18,6 +18,7 @@
 #include "boc/registry.h"
 #include "boc/scheduler.h"
 #include "boc/terminator.h"
+#include "boc/trace.h"
 #include "boc/worker.h"
 
 namespace boc {
@@ -45,6 +46,9 @@ struct RuntimeSettings {
   // see platform::pin_current_thread), as Verona-RT does. Off by default:
   // on a shared machine a pinned worker cannot move off a busy core.
   bool pin = false;
+  // Records per worker kept by a trace of the run (see trace.h); 0, the
+  // default, keeps none and costs nothing.
+  std::size_t trace_events = 0;
 };
 
 class Runtime {
@@ -107,17 +111,31 @@ class Runtime {
   // Scheduler::run_order).
   std::optional<std::vector<std::uint64_t>> run_order() const { return scheduler_->run_order(); }
 
+  // The run's trace, collected: only once stop() has returned, and only if
+  // the runtime was made with RuntimeSettings::trace_events (std::logic_error
+  // otherwise, saying which).
+  TraceLog trace() const;
+
   // Exceptions thrown by native bodies since the last call.
   std::vector<std::exception_ptr> take_errors();
 
  private:
+  template <bool traced>
   void worker_loop(WorkerContext& w);
+  template <bool traced>
   void run_behaviour(Behaviour* b, WorkerContext& w);
+  // Dispatches `b`, made runnable at `tick` by the calling thread (`here`,
+  // or an outside thread), and records it in the trace.
+  void dispatch_traced(Behaviour* b, WorkerContext* here, std::uint64_t tick);
+  // The index among the strategy's sources of the counter that grew since
+  // `last` (updated), i.e. where worker `w` found the behaviour it just took.
+  std::int32_t found_at(const WorkerContext& w, std::vector<std::uint64_t>& last) const;
   void run_body(Behaviour* b);
   void schedule_one(Behaviour* b, WorkerContext* here);
   void schedule_many(Behaviour* b, WorkerContext* here);
   static void link_behind(Slot* prev, Slot& slot) noexcept;
-  void release(Behaviour& b, WorkerContext* from);
+  template <bool traced>
+  void release(Behaviour& b, WorkerContext* from, std::uint64_t tick);
   // The calling thread's worker if it is one of this runtime's, else null.
   WorkerContext* local_worker() const noexcept {
     WorkerContext* w = WorkerContext::current();
@@ -138,6 +156,8 @@ class Runtime {
   RuntimeSettings settings_;
   std::atomic<std::size_t> pinned_{0};
   std::unique_ptr<Scheduler> scheduler_;
+  std::vector<const CounterInfo*> sources_;  // the strategy's source counters
+  std::unique_ptr<Trace> trace_;             // null unless tracing
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<std::thread> threads_;
   Terminator terminator_;

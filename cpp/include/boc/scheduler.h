@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "boc/behaviour.h"
+#include "boc/trace.h"
 #include "boc/worker.h"
 
 namespace boc {
@@ -49,6 +50,22 @@ class Scheduler {
 
   // The strategy's counters are declared in its registration, with where
   // each lives (see strategy.h); the core reads them from there.
+
+ protected:
+  // For a trace (see trace.h), when the runtime keeps one; nothing otherwise.
+  // The core records dispatches, starts, ends and parks itself (and where a
+  // worker found each behaviour, from the source counters); steals only a
+  // strategy sees.
+  // On the thief's thread: worker `thief` took `taken` behaviours from `victim`.
+  void trace_steal(std::size_t thief, std::size_t victim, std::size_t taken) noexcept {
+    if (trace_ != nullptr) [[unlikely]] record_steal(thief, victim, taken);
+  }
+
+ private:
+  friend class Runtime;
+  [[gnu::noinline, gnu::cold]] void record_steal(std::size_t thief, std::size_t victim, std::size_t taken) noexcept;
+
+  Trace* trace_ = nullptr;  // set by the runtime before attach()
 };
 
 }  // namespace boc

@@ -9,6 +9,7 @@
 #include "boc/counter.h"
 #include "boc/platform.h"
 #include "boc/terminator.h"
+#include "boc/trace.h"
 
 namespace boc {
 
@@ -58,6 +59,9 @@ class alignas(platform::cache_line) WorkerContext {
   // The worker the calling thread is, or null on any other thread.
   static WorkerContext* current() noexcept { return current_; }
 
+  // This worker's ring of the runtime's trace, or null when not tracing.
+  TraceRing* trace() const noexcept { return trace_; }
+
   // Registers a resource for after_behaviour/suspend/retire calls.
   void add_resource(WorkerResource* r) { resources_.push_back(r); }
 
@@ -85,6 +89,7 @@ class alignas(platform::cache_line) WorkerContext {
   std::atomic<std::int64_t> idle_since_ns_{0};  // 0 unless waiting now
   bool running_body_ = false;
   Terminator::Credits credits_;  // see terminator.h
+  TraceRing* trace_ = nullptr;
 };
 
 }  // namespace boc

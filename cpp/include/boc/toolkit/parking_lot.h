@@ -93,12 +93,16 @@ class ParkingLot {
   // Blocks until a publisher (or stop) claims the worker; counts a park.
   void sleep(WorkerContext& worker) {
     worker.stats().parks.add();
+    if (TraceRing* t = worker.trace()) t->record(TraceRecord::park, platform::tick());
     Spot& s = spots_[worker.index()];
-    std::unique_lock<std::mutex> lock(s.mutex);
-    // Acquire: pairs with the claimer's exchange. The claimer takes the
-    // mutex after claiming, so the flag cannot change unseen between this
-    // check and the wait.
-    while (s.sleeping.load(std::memory_order_acquire)) s.wake.wait(lock);
+    {
+      std::unique_lock<std::mutex> lock(s.mutex);
+      // Acquire: pairs with the claimer's exchange. The claimer takes the
+      // mutex after claiming, so the flag cannot change unseen between this
+      // check and the wait.
+      while (s.sleeping.load(std::memory_order_acquire)) s.wake.wait(lock);
+    }
+    if (TraceRing* t = worker.trace()) t->record(TraceRecord::wake, platform::tick());
   }
 
   // --- The publisher's side ----------------------------------------------
