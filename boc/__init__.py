@@ -31,11 +31,13 @@ from boc.runtime import (
     wait,
     when,
 )
+from boc.trace import Trace
 
 __all__ = [
     "Cown",
     "__version__",
     "RunReport",
+    "Trace",
     "counters",
     "executors",
     "options",

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped,unused-ignore]  # typed only with pandas-stubs
 
+    from boc.trace import Trace
+
 
 def _install_hint(extra: str) -> str:
     """The pip command that adds boc's ``extra`` the way boc was installed:
@@ -42,6 +44,8 @@ class RunReport:
         order: the ids of the behaviours in the order they ran (numbered
             as they became runnable), where the strategy decides and records
             that order (``systematic``); None under the others.
+        trace: the run's timeline (:class:`boc.Trace`) if it was started
+            with ``trace=True`` (or ``BOC_TRACE=1``); else None.
     """
 
     scheduler: str | None
@@ -52,6 +56,7 @@ class RunReport:
     errors: list[BaseException] = field(default_factory=list)
     elapsed_s: float = 0.0
     order: list[int] | None = None
+    trace: Trace | None = None
 
     def to_frame(self) -> "pandas.DataFrame":
         """The per-worker statistics as a pandas DataFrame, one row per worker.

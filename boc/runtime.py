@@ -12,6 +12,7 @@ from typing import Any, Callable
 from boc import _core
 from boc._core import Cown
 from boc.report import RunReport
+from boc.trace import Trace
 
 
 _MAX_WORKERS = 1024
@@ -29,6 +30,10 @@ _MOVE_COUNTERS = {
     "bytes_moved_in": "bytes those values took in transit (pickled, or copied field by field)",
     "values_found_local": "cown values a behaviour used that were in this worker's interpreter already",
 }
+
+# Records each worker's trace ring keeps unless start() says otherwise: at 32
+# bytes each, 8 MiB per worker (about 85,000 behaviours' worth).
+DEFAULT_TRACE_EVENTS = 1 << 18
 
 # After this long at interpreter exit, the exit hook says what it waits for.
 _EXIT_NOTICE_S = 3.0
@@ -164,12 +169,45 @@ def _env_seed(text: str) -> int:
         raise ValueError(f"BOC_SEED must be an integer seed such as 42, got {text!r}") from None
 
 
+def _flag_from_env(name: str) -> bool:
+    text = os.environ.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), got {os.environ[name]!r}")
+
+
+def _trace_events(trace: bool | None, trace_events: int | None) -> int:
+    """Records per worker for the run's trace; 0 for none."""
+    if trace is None:
+        trace = _flag_from_env("BOC_TRACE")
+    elif not isinstance(trace, bool):
+        raise TypeError(f"trace must be True or False, got {type(trace).__name__}")
+    if trace_events is None:
+        text = os.environ.get("BOC_TRACE_EVENTS")
+        if not text:
+            trace_events = DEFAULT_TRACE_EVENTS
+        else:
+            try:
+                trace_events = int(text)
+            except ValueError:
+                raise ValueError(f"BOC_TRACE_EVENTS must be a positive int such as 100000, got {text!r}") from None
+    elif isinstance(trace_events, bool) or not isinstance(trace_events, int):
+        raise TypeError(f"trace_events must be a positive int, got {type(trace_events).__name__}")
+    if not 1 <= trace_events <= 2**32:
+        raise ValueError(f"trace_events must be in [1, {2**32}] records per worker, got {trace_events}")
+    return trace_events if trace else 0
+
+
 def start(
     scheduler: str | None = None,
     workers: int | None = None,
     executor: str | None = None,
     *,
     pin: bool = False,
+    trace: bool | None = None,
+    trace_events: int | None = None,
     **options: int,
 ) -> None:
     """Start the worker threads.
@@ -184,6 +222,14 @@ def start(
             their number), as Verona-RT does: each worker keeps its caches,
             but cannot move off a core another program keeps busy. Ignored
             where the platform cannot pin threads.
+        trace: keep a timeline of the run (:class:`boc.Trace`, in the
+            report's ``trace``): every behaviour's dispatch, start and end,
+            every steal and park, per worker. None (the default) takes it
+            from the environment's ``BOC_TRACE`` (``1`` or ``0``). Off, it
+            costs nothing; on, some tens of nanoseconds per behaviour.
+        trace_events: records each worker keeps (default ``BOC_TRACE_EVENTS``,
+            else 262,144, 32 bytes each); when a worker's are full, its
+            oldest are overwritten and counted (``Trace.overwritten``).
         **options: the strategy's options (see :func:`options`). A strategy
             with a ``seed`` option (``systematic``) takes it from the
             environment's ``BOC_SEED`` when none is given, so a run can be
@@ -196,14 +242,16 @@ def start(
     """
     if not isinstance(pin, bool):
         raise TypeError(f"pin must be True or False, got {type(pin).__name__}")
+    events = _trace_events(trace, trace_events)
     resolved = _resolve(DEFAULT_SCHEDULER if scheduler is None else scheduler, workers, options)
-    _core.start(*resolved, _check_executor(DEFAULT_EXECUTOR if executor is None else executor), pin, False)
+    _core.start(*resolved, _check_executor(DEFAULT_EXECUTOR if executor is None else executor), pin, events, False)
 
 
 def _start_for_scheduling() -> None:
     """For a when() that found no run: start one with the defaults, unless
     another thread has started one meanwhile (whatever its configuration)."""
-    _core.start(*_resolve(DEFAULT_SCHEDULER, None, {}), _check_executor(DEFAULT_EXECUTOR), False, True)
+    resolved = _resolve(DEFAULT_SCHEDULER, None, {})
+    _core.start(*resolved, _check_executor(DEFAULT_EXECUTOR), False, _trace_events(None, None), True)
 
 
 # The result cown holds whatever the body returns (or raised).
@@ -277,7 +325,7 @@ def wait(timeout: float | None = None) -> RunReport:
     outcome = _core.stop(_check_timeout(timeout))
     if outcome is None:
         return RunReport(scheduler=None, workers=0)
-    scheduler, workers, opts, executor, elapsed, stats_, errors, order = outcome
+    scheduler, workers, opts, executor, elapsed, stats_, errors, order, trace = outcome
     report = RunReport(
         scheduler=scheduler,
         workers=workers,
@@ -287,6 +335,7 @@ def wait(timeout: float | None = None) -> RunReport:
         errors=list(errors),
         elapsed_s=elapsed,
         order=order,
+        trace=None if trace is None else Trace(trace),
     )
     if errors:
         # BaseExceptionGroup gives an ExceptionGroup unless a body raised a

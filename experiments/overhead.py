@@ -13,10 +13,18 @@ first executor only):
 - python_spawn:   the main thread schedules Python behaviours on fresh cowns.
 
 Every run's figure goes to ``runs.csv`` (one row per run: shape, scheduler,
-executor, workers, repeat, ns_per_behaviour) and its per-worker counters to
-``workers.csv``, in a results folder like the other workloads' (``--out``).
+executor, workers, repeat, traced, ns_per_behaviour) and its per-worker
+counters to ``workers.csv``, in a results folder like the other workloads'
+(``--out``).
+
+With ``--trace`` every repeat also runs with tracing on, right after the
+untraced one, so the table shows what a trace costs per behaviour; the last
+traced run of each point is kept in the folder's ``traces/``
+(``<shape>-<scheduler>-<executor>-w<workers>.npz`` for boc.Trace.load,
+``.json`` for Perfetto).
 
 Run: python experiments/overhead.py [--workers 1,2] [--schedulers a,b] [--executors a,b] [--repeats 3] [--scale 1.0]
+                                    [--trace]
 """
 
 from __future__ import annotations
@@ -90,10 +98,12 @@ SHAPES: dict[str, tuple[Callable[[int], int], int]] = {
 }
 
 
-def measure(scheduler: str, executor: str, workers: int, shape: str, scale: float) -> tuple[dict[str, Any], list[dict[str, int]]]:
-    """One run: its row (ns per behaviour, behaviours, elapsed time) and its per-worker statistics."""
+def measure(
+    scheduler: str, executor: str, workers: int, shape: str, scale: float, traced: bool = False
+) -> tuple[dict[str, Any], boc.RunReport]:
+    """One run: its row (ns per behaviour, behaviours, elapsed time) and its report."""
     body, size = SHAPES[shape]
-    boc.start(scheduler, workers=workers, executor=executor)
+    boc.start(scheduler, workers=workers, executor=executor, trace=traced)
     t0 = time.perf_counter()
     expected = body(max(1, int(size * scale)))
     boc.quiesce()
@@ -102,7 +112,7 @@ def measure(scheduler: str, executor: str, workers: int, shape: str, scale: floa
     ran = report.total("behaviors_run")
     if ran != expected:
         raise RuntimeError(f"{shape}: expected {expected} behaviours, {ran} ran")
-    return {"ns_per_behaviour": elapsed / ran * 1e9, "behaviors_run": ran, "elapsed_s": elapsed}, report.stats
+    return {"ns_per_behaviour": elapsed / ran * 1e9, "behaviors_run": ran, "elapsed_s": elapsed}, report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="runs per point, in one process (default 3)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every run's size (default 1.0)")
     p.add_argument("--out", type=Path, default=Path("results"), help="folder for result folders (default: results)")
+    p.add_argument("--trace", action="store_true",
+                   help="also time every repeat with tracing on, and keep each point's last trace in traces/")
     args = p.parse_args(argv)
     for name in args.schedulers:
         if name not in boc.schedulers():
@@ -140,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     rows: list[dict[str, Any]] = []
     per_worker: list[dict[str, Any]] = []
-    print(f"{'shape':<14} {'scheduler':<13} {'executor':<16} {'workers':>7} {'ns/behaviour':>13} {'min':>9} {'max':>9}")
+    traces: dict[str, boc.Trace] = {}
+    modes = [False, True] if args.trace else [False]
+    print(f"{'shape':<14} {'scheduler':<13} {'executor':<16} {'workers':>7} {'traced':>6} {'ns/behaviour':>13} "
+          f"{'min':>9} {'max':>9}")
     for shape in args.shapes:
         # Native shapes run no Python body: one executor is enough.
         executors = args.executors[:1] if shape.startswith("native") else args.executors
@@ -148,15 +163,21 @@ def main(argv: list[str] | None = None) -> int:
             for scheduler in args.schedulers:
                 for executor in executors:
                     point = {"shape": shape, "scheduler": scheduler, "executor": executor, "workers": workers}
-                    ns = []
+                    ns: dict[bool, list[float]] = {traced: [] for traced in modes}
                     for repeat in range(args.repeats):
-                        row, stats = measure(scheduler, executor, workers, shape, args.scale)
-                        run = len(rows)
-                        rows.append({"run": run, "repeat": repeat, **point, **row})
-                        per_worker.extend({"run": run, "repeat": repeat, **point, **w} for w in stats)
-                        ns.append(row["ns_per_behaviour"])
-                    print(f"{shape:<14} {scheduler:<13} {executor:<16} {workers:>7} "
-                          f"{statistics.median(ns):>13.1f} {min(ns):>9.1f} {max(ns):>9.1f}", flush=True)
+                        for traced in modes:
+                            row, report = measure(scheduler, executor, workers, shape, args.scale, traced)
+                            run = len(rows)
+                            rows.append({"run": run, "repeat": repeat, **point, "traced": traced, **row})
+                            per_worker.extend({"run": run, "repeat": repeat, **point, "traced": traced, **w}
+                                              for w in report.stats)
+                            ns[traced].append(row["ns_per_behaviour"])
+                            if report.trace is not None:
+                                traces[f"{shape}-{scheduler}-{executor}-w{workers}"] = report.trace
+                    for traced in modes:
+                        print(f"{shape:<14} {scheduler:<13} {executor:<16} {workers:>7} {'yes' if traced else 'no':>6} "
+                              f"{statistics.median(ns[traced]):>13.1f} {min(ns[traced]):>9.1f} "
+                              f"{max(ns[traced]):>9.1f}", flush=True)
 
     meta: dict[str, Any] = {
         "workload": "overhead",
@@ -170,10 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         "shapes": args.shapes,
         "workers": args.workers,
         "repeats": args.repeats,
+        "trace": args.trace,
         "params": {"scale": args.scale, "sizes": {name: SHAPES[name][1] for name in args.shapes}},
         **results.environment(),
     }
     folder = results.write(args.out, "overhead", pd.DataFrame(rows), pd.DataFrame(per_worker), meta)
+    if traces:
+        (folder / results.TRACES_DIR).mkdir()
+        for name, trace in traces.items():
+            trace.save(folder / results.TRACES_DIR / f"{name}.npz")
+            trace.write_chrome(folder / results.TRACES_DIR / f"{name}.json")
+        print(f"traces: {folder / results.TRACES_DIR}")
     print(f"results: {folder}")
     return 0
 

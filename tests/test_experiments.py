@@ -95,6 +95,38 @@ def test_quick_sweep_writes_data_and_figures(tmp_path: Path, script: str, extra:
     assert {p.name for p in folder.glob("*.png")} == drawn
 
 
+def test_trace_saves_one_traced_run_per_configuration(tmp_path: Path) -> None:
+    """--trace runs each configuration once more, traced, and keeps its trace
+    (for boc.Trace.load and for Perfetto) with a summary; --plot draws the
+    timeline at the largest worker count, and plot.py redraws it."""
+    done = _run("chain.py", "--quick", "--plot", "--trace", "--trace-events", "5000", "--no-progress",
+                "--schedulers", "workstealing,central", "--executors", "threads", "--workers", "1,2",
+                "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    folder = _only_folder(tmp_path)
+    traces = folder / "traces"
+    points = {f"{s}-threads-w{w}" for s in ("workstealing", "central") for w in (1, 2)}
+    assert {p.stem for p in traces.glob("*.npz")} == points
+    assert {p.stem for p in traces.glob("*.json")} == points
+    summary = pd.read_csv(traces / "traces.csv")
+    assert len(summary) == 4
+    assert {"scheduler", "executor", "workers", "events", "overwritten", "latency_p50_ns", "latency_p99_ns",
+            "utilisation", "steals"} <= set(summary.columns)
+    assert (summary["events"] > 0).all()
+    trace = boc.Trace.load(traces / "workstealing-threads-w2.npz")
+    assert trace.workers == 2 and trace.capacity == 5000
+    assert (trace.to_frame()["kind"] == "start").sum() > 0
+    assert json.loads((traces / "central-threads-w1.json").read_text())["traceEvents"]
+    assert json.loads((folder / "meta.json").read_text())["trace_events"] == 5000
+    timelines = {"timeline-workstealing-threads.png", "timeline-central-threads.png"}
+    assert timelines <= {p.name for p in folder.glob("*.png")}
+    for png in folder.glob("timeline-*.png"):
+        png.unlink()
+    redraw = _run("plot.py", str(folder))
+    assert redraw.returncode == 0, redraw.stderr
+    assert timelines <= {p.name for p in folder.glob("*.png")}
+
+
 def test_compare_overlays_two_folders(tmp_path: Path) -> None:
     """compare.py prints both medians with their ratio and writes a figure."""
     for _ in range(2):
@@ -125,6 +157,7 @@ def test_compare_overlays_two_folders(tmp_path: Path) -> None:
         ("cpu.py", ["--work-ms", "10", "--duration", "1"], "give --work-ms (a fixed amount of work) or --duration"),
         ("fanout.py", ["--duration", "0"], "--duration must be > 0 seconds, got 0.0"),
         ("fanout.py", ["--max-spread", "0"], "--max-spread must be > 0, got 0.0"),
+        ("fanout.py", ["--trace", "--trace-events", "0"], "--trace-events must be >= 1, got 0"),
         ("fanout.py", ["--baseline", "nope"], "unknown baseline 'nope'"),
         ("chain.py", ["--ring-size", "2", "--group", "2"], "--ring-size (2) must be at least"),
         ("chain.py", ["--hops", "-1"], "--hops must be >= 1"),
@@ -170,6 +203,23 @@ def test_overhead_writes_a_results_folder(tmp_path: Path) -> None:
     assert workers.groupby("run")["behaviors_run"].sum().tolist() == runs["behaviors_run"].tolist()
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["workload"] == "overhead" and meta["shapes"] == ["native_chain", "python_spawn"]
+    assert not runs["traced"].any() and not (folder / "traces").exists()
+
+
+def test_overhead_with_trace_times_traced_runs_too_and_keeps_their_traces(tmp_path: Path) -> None:
+    done = _run("overhead.py", "--workers", "2", "--schedulers", "workstealing", "--executors", "threads",
+                "--shapes", "native_fanout,python_chain", "--repeats", "2", "--scale", "0.01", "--trace",
+                "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    folder = _only_folder(tmp_path)
+    runs = pd.read_csv(folder / "runs.csv")
+    assert sorted(runs.groupby("traced").size().tolist()) == [4, 4]
+    saved = {p.name for p in (folder / "traces").iterdir()}
+    assert saved == {f"{s}-workstealing-threads-w2.{ext}" for s in ("native_fanout", "python_chain")
+                     for ext in ("npz", "json")}
+    trace = boc.Trace.load(folder / "traces" / "python_chain-workstealing-threads-w2.npz")
+    last = runs[(runs["shape"] == "python_chain") & runs["traced"]].iloc[-1]
+    assert (trace.to_frame()["kind"] == "start").sum() == last["behaviors_run"]
 
 
 @pytest.mark.parametrize(

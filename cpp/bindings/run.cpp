@@ -9,6 +9,7 @@
 #include "interpreters.h"
 #include "outside_use.h"
 #include "subinterpreters/pool.h"
+#include "trace_columns.h"
 
 namespace nb = nanobind;
 
@@ -110,9 +111,10 @@ Run::Run(const std::string& scheduler, std::size_t workers, const Options& optio
 void Run::start() { runtime_->start(); }
 
 bool Run::has_config(const std::string& scheduler, std::size_t workers, const Options& options,
-                     Executor executor, bool pin) const {
+                     Executor executor, const RuntimeSettings& settings) const {
   return runtime_->scheduler_info().name == scheduler && runtime_->worker_count() == workers &&
-         runtime_->options() == options && executor_ == executor && runtime_->settings().pin == pin;
+         runtime_->options() == options && executor_ == executor && runtime_->settings().pin == settings.pin &&
+         runtime_->settings().trace_events == settings.trace_events;
 }
 
 nb::tuple Run::config() const {
@@ -233,7 +235,16 @@ nb::tuple Run::finish(std::optional<double> timeout_s) {
       for (std::uint64_t id : *ids) listed.append(id);
       order = listed;
     }
-    made = publish(nb::make_tuple(elapsed, stats_of(*this), errors, order));
+    nb::object trace = nb::none();
+    if (runtime_->settings().trace_events > 0) {
+      TraceLog log;
+      {
+        nb::gil_scoped_release unlocked;
+        log = runtime_->trace();
+      }
+      trace = trace_columns(log);
+    }
+    made = publish(nb::make_tuple(elapsed, stats_of(*this), errors, order, trace));
   }
   return nb::borrow<nb::tuple>(made);
 }

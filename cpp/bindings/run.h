@@ -52,7 +52,7 @@ class Run {
   Executor executor() const noexcept { return executor_; }
 
   bool has_config(const std::string& scheduler, std::size_t workers, const Options& options, Executor executor,
-                  bool pin) const;
+                  const RuntimeSettings& settings) const;
   // (scheduler, workers, options, executor), as boc.start() takes them.
   nanobind::tuple config() const;
 
@@ -72,7 +72,8 @@ class Run {
 
   // Waits up to `timeout_s` (None: for ever) for quiescence, then closes the
   // runtime to outside threads, waits for what they had scheduled, stops the
-  // workers and returns (elapsed seconds, stats, errors). Any number of
+  // workers and returns (elapsed seconds, stats, errors, run order, trace:
+  // see trace_columns.h, or None). Any number of
   // threads may call it, one inside another too (a signal handler): each
   // gets the same tuple. Raises TimeoutError when the time runs out and
   // KeyboardInterrupt on Ctrl-C; either leaves the run going.

@@ -110,19 +110,21 @@ void raise_if_in_behaviour(const char* what) {
 // `any_config` (a when() that found no run), a run in progress is used
 // whatever its configuration; otherwise it must be this one.
 void start(const std::string& scheduler, std::size_t workers, const Options& options,
-           const std::string& executor_name, bool pin, bool any_config) {
+           const std::string& executor_name, bool pin, std::size_t trace_events, bool any_config) {
+  const RuntimeSettings settings{.pin = pin, .trace_events = trace_events};
   const Executor executor = executor_named(executor_name);
   Session& s = session();
   for (;;) {
     if (std::shared_ptr<Run> run = s.current()) {
       if (any_config) return;
-      if (!run->has_config(scheduler, workers, options, executor, pin)) {
+      if (!run->has_config(scheduler, workers, options, executor, settings)) {
         nb::tuple running = run->config();
+        const RuntimeSettings& now = run->runtime().settings();
+        nb::object trace = now.trace_events > 0 ? nb::object(nb::int_(now.trace_events)) : nb::object(nb::bool_(false));
         raise_runtime_error(nb::str("the runtime is already running with scheduler={!r}, workers={}, "
-                                    "options={!r}, executor={!r}, pin={}; call boc.wait() before starting it "
-                                    "with another configuration")
-                                .format(running[0], running[1], running[2], running[3],
-                                        nb::bool_(run->runtime().settings().pin))
+                                    "options={!r}, executor={!r}, pin={}, trace={}; call boc.wait() before "
+                                    "starting it with another configuration")
+                                .format(running[0], running[1], running[2], running[3], nb::bool_(now.pin), trace)
                                 .c_str());
       }
       if (run->runtime().closed()) raise_stopping();
@@ -130,7 +132,7 @@ void start(const std::string& scheduler, std::size_t workers, const Options& opt
     }
     if (s.exiting()) raise_exited();
     raise_if_in_behaviour("start()");
-    auto fresh = std::make_shared<Run>(scheduler, workers, options, executor, RuntimeSettings{.pin = pin});
+    auto fresh = std::make_shared<Run>(scheduler, workers, options, executor, settings);
     if (s.install(fresh)) return;
     // Another thread started a run meanwhile: compare with that one.
   }
@@ -143,11 +145,13 @@ void quiesce(std::optional<double> timeout_s) {
   if (!quiesce_interruptibly(run->runtime(), timeout_s)) raise_timeout(run->runtime(), *timeout_s);
 }
 
-// (scheduler, workers, options, elapsed, stats, errors) of a finished run.
+// (scheduler, workers, options, executor, elapsed, stats, errors, order,
+// trace) of a finished run.
 nb::tuple outcome(Run& run) {
   nb::tuple config = run.config();
   nb::tuple result = run.finish(std::nullopt);  // finished: returns at once
-  return nb::make_tuple(config[0], config[1], config[2], config[3], result[0], result[1], result[2], result[3]);
+  return nb::make_tuple(config[0], config[1], config[2], config[3], result[0], result[1], result[2], result[3],
+                        result[4]);
 }
 
 // Stops the run in progress and returns its outcome; the last run's when
@@ -228,7 +232,7 @@ void bind_session(nb::module_& m) {
     return out;
   }, nb::sig("def schedulers() -> dict[str, dict[str, typing.Any]]"));
   m.def("start", &start, nb::arg("scheduler"), nb::arg("workers"), nb::arg("options"), nb::arg("executor"),
-        nb::arg("pin"), nb::arg("any_config"));
+        nb::arg("pin"), nb::arg("trace_events"), nb::arg("any_config"));
   m.def("executors", [] {
     nb::dict out;
     for (const auto& [name, description] : available_executors()) out[name.c_str()] = description;
@@ -266,10 +270,11 @@ void bind_session(nb::module_& m) {
   m.def("quiesce", &quiesce, nb::arg("timeout").none());
   // None when there was no run; else (scheduler, workers, options,
   // executor, elapsed seconds, per-worker stats, the bodies' exceptions,
-  // the order behaviours ran in where the strategy records it).
+  // the order behaviours ran in where the strategy records it, the trace's
+  // columns where the run kept one).
   m.def("stop", &stop, nb::arg("timeout").none(),
         nb::sig("def stop(timeout: float | None) -> tuple[str, int, dict[str, int], str, float, "
-                "list[dict[str, int]], list[BaseException], list[int] | None] | None"));
+                "list[dict[str, int]], list[BaseException], list[int] | None, dict[str, typing.Any] | None] | None"));
   m.def("in_flight", [] {
     std::shared_ptr<Run> run = session().current();
     return run ? run->runtime().behaviours_in_flight() : 0;

@@ -53,7 +53,7 @@ std::string Registry::registration_error(const SchedulerInfo& info) const {
     if (!is_snake_case(c.name)) return "counter '" + c.name + "': the name must be lower_snake_case";
     if (!counters.insert(c.name).second) return "counter '" + c.name + "' is declared twice or is the core's";
     if (c.description.empty()) return "counter '" + c.name + "' has no description";
-    if (!c.read) return "counter '" + c.name + "' has no reader (declare it with boc::strategy)";
+    if (!c.cell) return "counter '" + c.name + "' has no reader (declare it with boc::strategy)";
     has_source = has_source || !c.source.empty();
   }
   if (!has_source) return "no counter is a source counter (where each behaviour run was found)";

@@ -207,8 +207,7 @@ void Runtime::schedule_many(Behaviour* b, WorkerContext* here) {
 }
 
 void Runtime::dispatch_traced(Behaviour* b, WorkerContext* here, std::uint64_t tick) {
-  const std::int32_t from = here != nullptr ? static_cast<std::int32_t>(here->index()) : -1;
-  const std::uint32_t id = trace_->dispatched(from, tick);
+  const std::uint32_t id = here != nullptr ? trace_->dispatched(*here->trace_, tick) : trace_->dispatched_outside(tick);
   b->countdown_.store(id, std::memory_order_relaxed);  // free now: see Behaviour::trace_id
   scheduler_->dispatch(b, here);
 }
@@ -298,11 +297,21 @@ BOC_ALWAYS_INLINE void Runtime::run_behaviour(Behaviour* b, WorkerContext& w) {
   terminator_.remove(w.credits_);
 }
 
-std::int32_t Runtime::found_at(const WorkerContext& w, std::vector<std::uint64_t>& last) const {
-  for (std::size_t i = 0; i < sources_.size(); ++i) {
-    const std::uint64_t now = sources_[i]->read(*scheduler_, w.index());
-    if (now != last[i]) {
-      last[i] = now;
+Runtime::SourcesSeen Runtime::sources_of(const WorkerContext& w) const {
+  SourcesSeen seen;
+  for (const CounterInfo* c : sources_) {
+    seen.cells.push_back(&c->cell(*scheduler_, w.index()));
+    seen.values.push_back(seen.cells.back()->load(std::memory_order_relaxed));
+  }
+  return seen;
+}
+
+std::int32_t Runtime::found_at(SourcesSeen& seen) noexcept {
+  for (std::size_t i = 0; i < seen.cells.size(); ++i) {
+    // Relaxed: this worker's own counters, which it wrote itself.
+    const std::uint64_t now = seen.cells[i]->load(std::memory_order_relaxed);
+    if (now != seen.values[i]) {
+      seen.values[i] = now;
       return static_cast<std::int32_t>(i);
     }
   }
@@ -316,7 +325,8 @@ void Runtime::worker_loop(WorkerContext& w) {
   // Relaxed: a count for reports, read after the workers started.
   if (settings_.pin && platform::pin_current_thread(w.index())) pinned_.fetch_add(1, std::memory_order_relaxed);
   w.started_ns_.store(now_ns(), std::memory_order_relaxed);
-  std::vector<std::uint64_t> sources_seen(traced ? sources_.size() : 0, 0);
+  SourcesSeen sources_seen;
+  if constexpr (traced) sources_seen = sources_of(w);
   for (;;) {
     Behaviour* b = scheduler_->next(w, false);
     if (b == nullptr) {
@@ -333,7 +343,7 @@ void Runtime::worker_loop(WorkerContext& w) {
       // The first cown rides on the start record, any others follow it.
       const std::uint64_t tick = platform::tick();
       const std::uint32_t n = b->count_, id = b->trace_id();
-      w.trace_->record(TraceRecord::start, tick, id, n > 0 ? b->slots_[0].cown->id() : 0, found_at(w, sources_seen),
+      w.trace_->record(TraceRecord::start, tick, id, n > 0 ? b->slots_[0].cown->id() : 0, found_at(sources_seen),
                        n > 0);
       for (std::uint32_t i = 1; i < n; ++i) w.trace_->record(TraceRecord::cown, tick, id, b->slots_[i].cown->id());
     }

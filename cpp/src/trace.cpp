@@ -36,7 +36,7 @@ const char* trace_kind_name(TraceKind kind) noexcept {
   return "?";
 }
 
-TraceRing::TraceRing(std::size_t capacity) : records_(new TraceRecord[capacity]), capacity_(capacity) {
+TraceRing::TraceRing(std::size_t capacity) : records_(new TraceRecord[capacity]()), capacity_(capacity) {
   if (capacity == 0) throw std::invalid_argument("a trace ring holds at least one record");
 }
 

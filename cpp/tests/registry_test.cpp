@@ -102,7 +102,7 @@ TEST(Registry, MalformedRegistrationsAreRefusedWithTheReason) {
       {[](SchedulerInfo& i) { i.counters[1].name = "pops"; }, "counter 'pops' is declared twice or is the core's"},
       {[](SchedulerInfo& i) { i.counters[1].name = "parks"; }, "counter 'parks' is declared twice or is the core's"},
       {[](SchedulerInfo& i) { i.counters[0].description.clear(); }, "counter 'pops' has no description"},
-      {[](SchedulerInfo& i) { i.counters[1].read = nullptr; }, "counter 'wakes' has no reader"},
+      {[](SchedulerInfo& i) { i.counters[1].cell = nullptr; }, "counter 'wakes' has no reader"},
       {[](SchedulerInfo& i) { i.counters[0].source.clear(); }, "no counter is a source counter"},
   };
   for (const auto& [change, reason] : cases) {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,13 @@ def parser_for(workload: Workload) -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, default=Path("results"), help="folder for result folders (default: results)")
     out.add_argument("--plot", action="store_true", help="write PNG figures beside the data")
     out.add_argument("--show", action="store_true", help="also open the figures (implies --plot)")
+    out.add_argument("--trace", action="store_true",
+                     help="after the measurements, run each configuration once more, traced, and save its "
+                     "trace in the results' traces/ folder (.npz for boc.Trace.load, .json for Perfetto); "
+                     "with --plot, draw the timeline of each scheduler and executor at the largest worker count")
+    out.add_argument("--trace-events", type=int, default=sweep.Plan.trace_events,
+                     help=f"records each worker keeps in a traced run (default {sweep.Plan.trace_events}; "
+                     "older ones are overwritten and counted)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--measure-one", metavar="SPEC", help=argparse.SUPPRESS)
     own = p.add_argument_group(f"{workload.name} workload")
@@ -124,6 +133,8 @@ def _check(p: argparse.ArgumentParser, workload: Workload, args: argparse.Namesp
         p.error(f"--duration must be > 0 seconds, got {args.duration}")
     if not args.max_spread > 0:
         p.error(f"--max-spread must be > 0, got {args.max_spread}")
+    if args.trace_events < 1:
+        p.error(f"--trace-events must be >= 1, got {args.trace_events}")
     if error := results.unwritable(args.out):
         p.error(f"--out: {error}")
     for name in getattr(args, "baseline", []):
@@ -181,10 +192,14 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
     params = workload.params(args)
     baselines = {name: args.baseline_python for name in getattr(args, "baseline", [])}
     axis_values = getattr(args, workload.axis.name) if workload.axis is not None else None
+    # Traces are saved in a folder of their own until the results folder is
+    # written, then moved into it.
+    trace_dir = Path(tempfile.mkdtemp(prefix=f".{workload.name}-traces-", dir=args.out)) if args.trace else None
     plan = sweep.Plan(
         workload=workload, script=Path(script).resolve(), schedulers=args.schedulers, executors=args.executors,
         workers=args.workers, repeats=args.repeats, params=params, baselines=baselines, seed=args.seed,
         axis_values=axis_values, duration_s=args.duration, max_repeats=args.max_repeats, max_spread=args.max_spread,
+        trace_dir=trace_dir, trace_events=args.trace_events,
     )
     # More processes than CPUs cannot run at once: the probe asks only for
     # the parallelism the machine has.
@@ -196,6 +211,8 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
         runs, workers = sweep.run(plan, progress=not args.no_progress)
     except sweep.SweepError as e:
         print(f"error: {e}", file=sys.stderr)
+        if trace_dir is not None:
+            shutil.rmtree(trace_dir, ignore_errors=True)
         return 1
     after = probe.cpu_capacity(probe_processes, probe_seconds)
 
@@ -222,9 +239,13 @@ def main(workload: Workload, script: str, argv: list[str] | None = None) -> int:
         "cpu_probe": {"before": before, "after": after,
                       "ok": probe.capacity_ok(before) and probe.capacity_ok(after)},
         "sources": {name: boc.sources(name) for name in args.schedulers},
+        "trace_events": args.trace_events if args.trace else None,
         **results.environment(),
     }
     folder = results.write(args.out, workload.name, runs, workers, meta)
+    if trace_dir is not None:
+        trace_dir.rename(folder / results.TRACES_DIR)
+        print(f"traces: {folder / results.TRACES_DIR}")
 
     table = results.summarize(runs, meta)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))

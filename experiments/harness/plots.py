@@ -20,7 +20,11 @@ machine and whether the CPU probe trusted it.
   variation of behaviours run; 0 is perfectly even), one point per run;
 - overtake.png: for a workload with an axis (body length, say), throughput
   under "subinterpreters" over throughput under "threads" at the largest
-  worker count, against the axis: where parallel bodies pay for the moves.
+  worker count, against the axis: where parallel bodies pay for the moves;
+- timeline-<scheduler>-<executor>.png (a sweep run with --trace): the traced
+  run at the largest worker count (and the largest value of the axis), one
+  lane per worker: behaviours coloured by where the worker found them,
+  parks grey, steals marked (boc.Trace.plot).
 
 Which worker gets which work changes from run to run (whichever worker the
 producer lands on, say), so the per-worker figures rank the workers of each
@@ -435,9 +439,38 @@ def draw(folder: Path, runs: pd.DataFrame, workers: pd.DataFrame, meta: dict[str
         figure(plt, data, meta, path)
         if path.exists():
             written.append(path)
+    written += timelines(folder, meta)
     if show:
         plt.show()
     plt.close("all")
+    return written
+
+
+def timelines(folder: Path, meta: dict[str, Any]) -> list[Path]:
+    """The timeline of each scheduler and executor's traced run at the
+    largest worker count, where the sweep kept traces; the paths written."""
+    traces = folder / results.TRACES_DIR
+    if not traces.is_dir():
+        return []
+    import boc
+
+    workers = max(meta["workers"])
+    axis = _axis(meta)
+    at = f"-{max(meta['axis_values'])}" if axis else ""
+    written = []
+    for scheduler in meta["schedulers"]:
+        for executor in meta["executors"]:
+            saved = traces / f"{scheduler}-{executor}-w{workers}{at}.npz"
+            if not saved.is_file():
+                continue
+            trace = boc.Trace.load(saved)
+            path = folder / f"timeline-{scheduler}-{executor}.png"
+            where = f", {_axis_label(meta, max(meta['axis_values']))}" if axis else ""
+            fig = trace.plot(title=f"{meta['workload']}: {_name(scheduler, executor)}, {workers} workers"
+                             f"{where} (a traced run)")
+            fig.supxlabel(caption(meta), fontsize=6.5)
+            fig.savefig(path, dpi=DPI)
+            written.append(path)
     return written
 
 

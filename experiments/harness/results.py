@@ -21,6 +21,8 @@ import boc
 RUNS_CSV = "runs.csv"
 WORKERS_CSV = "workers.csv"
 META_JSON = "meta.json"
+# The traced runs of a sweep with --trace: one .npz and .json per point.
+TRACES_DIR = "traces"
 
 # Width of a point's confidence interval, relative to its median, above
 # which the point is measured again (up to the sweep's repeat limit) and,

@@ -5,7 +5,12 @@ then again, round by round, each point whose median is still uncertain.
 With a target duration, each point is first calibrated: measured at the
 workload size's starting value, then at larger sizes until a run is long
 enough to time, and the size scaled so that one measurement runs for the
-target. Every repeat of a point then does the same amount of work."""
+target. Every repeat of a point then does the same amount of work.
+
+With a trace folder, each point then runs once more, traced, with the same
+work; that run is not one of the measurements (tracing has a cost of its
+own). Its trace is saved in the folder, as ``<point>.npz`` and ``.json``,
+and summarised in ``traces.csv``."""
 
 from __future__ import annotations
 
@@ -51,6 +56,8 @@ class Plan:
     max_repeats: int | None = None  # measure a noisy point up to this often; None: repeats
     max_spread: float = results.MAX_SPREAD  # a point is noisy above this relative spread
     timeout_s: float = 900.0
+    trace_dir: Path | None = None  # where each point's traced run saves its trace; None: no traced runs
+    trace_events: int = 200_000  # records per worker of a traced run
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,11 @@ class Point:
         at = f" {self.axis_value}" if self.axis_value is not None else ""
         runs_on = f"/{self.executor}" if self.executor else ""
         return f"{self.scheduler}{runs_on} x{self.workers}{at}"
+
+    def file_stem(self) -> str:
+        """A name for the point's files: ``<scheduler>-<executor>-w<workers>[-<axis value>]``."""
+        at = f"-{self.axis_value}" if self.axis_value is not None else ""
+        return f"{self.scheduler}-{self.executor}-w{self.workers}{at}"
 
 
 def points(plan: Plan) -> list[Point]:
@@ -84,7 +96,7 @@ def _params(plan: Plan, point: Point) -> dict[str, Any]:
     return {**plan.params, plan.workload.axis.name: point.axis_value}
 
 
-def _command(plan: Plan, point: Point, params: dict[str, Any]) -> list[str]:
+def _command(plan: Plan, point: Point, params: dict[str, Any], trace: Path | None = None) -> list[str]:
     spec = json.dumps(
         {
             "scheduler": point.scheduler,
@@ -92,6 +104,7 @@ def _command(plan: Plan, point: Point, params: dict[str, Any]) -> list[str]:
             "workers": point.workers,
             "params": params,
             "warmup_params": plan.workload.size.warmup(params),
+            **({"trace": {"path": str(trace), "events": plan.trace_events}} if trace else {}),
         }
     )
     if point.scheduler in plan.baselines:
@@ -100,9 +113,10 @@ def _command(plan: Plan, point: Point, params: dict[str, Any]) -> list[str]:
     return [sys.executable, str(plan.script), "--measure-one", spec]
 
 
-def measure(plan: Plan, point: Point, params: dict[str, Any]) -> dict[str, Any]:
-    """One measurement in a fresh subprocess; its parsed result line."""
-    cmd = _command(plan, point, params)
+def measure(plan: Plan, point: Point, params: dict[str, Any], trace: Path | None = None) -> dict[str, Any]:
+    """One measurement in a fresh subprocess; its parsed result line. With
+    ``trace`` (a path without suffix), a traced run that saves its trace there."""
+    cmd = _command(plan, point, params, trace)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=plan.timeout_s)
     except subprocess.TimeoutExpired as e:
@@ -134,6 +148,26 @@ def calibrate(plan: Plan, point: Point) -> dict[str, Any]:
         # Aim at half the target, so that the next round is timeable but cheap.
         value = size.scaled(value, min(100.0, factor / 2))
     return {**params, size.name: size.scaled(value, factor)}
+
+
+def _trace_each(plan: Plan, todo: list[Point], sized: dict[Point, dict[str, Any]], bar: Any) -> None:
+    """One traced run per point, its trace saved in ``plan.trace_dir`` and
+    summarised in ``traces.csv`` there."""
+    assert plan.trace_dir is not None
+    bar.total += len(todo)
+    rows = []
+    for point in todo:
+        bar.set_postfix_str(f"tracing {point.label()}")
+        result = measure(plan, point, sized[point], trace=plan.trace_dir / point.file_stem())
+        rows.append({"scheduler": point.scheduler, "executor": point.executor, "workers": point.workers,
+                     **({plan.workload.axis.name: point.axis_value} if plan.workload.axis is not None else {}),
+                     "throughput": result["throughput"], **result["trace"]})
+        bar.update()
+    pd.DataFrame(rows).to_csv(plan.trace_dir / TRACES_CSV, index=False)
+
+
+# The summary of a sweep's traced runs, in its trace folder.
+TRACES_CSV = "traces.csv"
 
 
 def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -204,5 +238,7 @@ def run(plan: Plan, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
                 frame.insert(0, "run", run_id)
                 worker_frames.append(frame)
                 bar.update()
+        if plan.trace_dir is not None:
+            _trace_each(plan, [p for p in every if p.executor != BASELINE_EXECUTOR], sized, bar)
     workers_df = pd.concat(worker_frames, ignore_index=True) if worker_frames else pd.DataFrame()
     return pd.DataFrame(runs), workers_df

@@ -17,10 +17,13 @@ class RunConfig:
     scheduler: str
     executor: str
     workers: int
+    trace_events: int = 0  # records per worker of a traced run; 0: not traced
 
     def start(self) -> None:
         """Start the runtime in this configuration."""
-        boc.start(self.scheduler, workers=self.workers, executor=self.executor)
+        traced = self.trace_events > 0
+        boc.start(self.scheduler, workers=self.workers, executor=self.executor, trace=traced,
+                  trace_events=self.trace_events if traced else None)
 
 
 @dataclass(frozen=True)

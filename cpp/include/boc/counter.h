@@ -16,6 +16,8 @@ class Counter {
     value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
+  // Where the value lives, for readers that keep its address (a trace).
+  const std::atomic<std::uint64_t>& cell() const noexcept { return value_; }
 
  private:
   std::atomic<std::uint64_t> value_{0};
@@ -28,6 +30,7 @@ class SharedCounter {
   // Relaxed: a statistic, as above.
   void add(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
   std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
+  const std::atomic<std::uint64_t>& cell() const noexcept { return value_; }
 
  private:
   std::atomic<std::uint64_t> value_{0};

@@ -1,6 +1,7 @@
 // Strategies by name: each folder under schedulers/ registers one.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,10 +30,15 @@ struct CounterInfo {
   // took from one place ("shared queue", "stolen", ...). A strategy's
   // source counters add up, per worker, to behaviors_run.
   std::string source = {};
-  // Reads the counter of one worker from a scheduler this registration
-  // created (the core's own counters have none). strategy.h makes it from
-  // where the counter lives.
-  std::function<std::uint64_t(const Scheduler&, std::size_t worker)> read = {};
+  // Where one worker's value of the counter lives, in a scheduler this
+  // registration created (the core's own counters have none); it does not
+  // move while the scheduler lives. strategy.h makes it from the member.
+  std::function<const std::atomic<std::uint64_t>&(const Scheduler&, std::size_t worker)> cell = {};
+
+  // The counter's value now for one worker (relaxed: see counter.h).
+  std::uint64_t read(const Scheduler& s, std::size_t worker) const {
+    return cell(s, worker).load(std::memory_order_relaxed);
+  }
 };
 
 // Every option of the strategy, with defaults filled in.

@@ -127,9 +127,15 @@ class Runtime {
   // Dispatches `b`, made runnable at `tick` by the calling thread (`here`,
   // or an outside thread), and records it in the trace.
   void dispatch_traced(Behaviour* b, WorkerContext* here, std::uint64_t tick);
+  // Worker `w`'s source counters, and their values when last looked at.
+  struct SourcesSeen {
+    std::vector<const std::atomic<std::uint64_t>*> cells;
+    std::vector<std::uint64_t> values;
+  };
+  SourcesSeen sources_of(const WorkerContext& w) const;
   // The index among the strategy's sources of the counter that grew since
-  // `last` (updated), i.e. where worker `w` found the behaviour it just took.
-  std::int32_t found_at(const WorkerContext& w, std::vector<std::uint64_t>& last) const;
+  // last looked at: where the worker found the behaviour it just took.
+  static std::int32_t found_at(SourcesSeen& seen) noexcept;
   void run_body(Behaviour* b);
   void schedule_one(Behaviour* b, WorkerContext* here);
   void schedule_many(Behaviour* b, WorkerContext* here);

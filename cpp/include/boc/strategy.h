@@ -102,8 +102,8 @@ struct CounterOf {
       : info{std::move(name), std::move(description), std::move(source),
              // The registry pairs this reader with create(), which only
              // makes an S: the cast is to the scheduler's own type.
-             [member](const Scheduler& s, std::size_t worker) {
-               return (static_cast<const S&>(s).stats[worker].*member).get();
+             [member](const Scheduler& s, std::size_t worker) -> const std::atomic<std::uint64_t>& {
+               return (static_cast<const S&>(s).stats[worker].*member).cell();
              }} {}
 
   CounterInfo info;

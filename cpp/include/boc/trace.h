@@ -76,19 +76,22 @@ class TraceRing {
   // The records still held, oldest first.
   std::vector<TraceRecord> records() const;
 
-  // A fresh behaviour id, from a block this ring's writer took from `ids`.
+  // A fresh behaviour id (never 0), from a block this ring's writer took
+  // from `ids`. Ids wrap after 2^32 dispatches, far more than a trace keeps.
   std::uint32_t new_id(std::atomic<std::uint32_t>& ids) noexcept {
     if (next_id_ == end_id_) {
       // Relaxed: only uniqueness matters, which the increment gives.
       next_id_ = ids.fetch_add(id_block, std::memory_order_relaxed);
       end_id_ = next_id_ + id_block;
+      if (next_id_ == 0) ++next_id_;
     }
     return next_id_++;
   }
 
  private:
   static constexpr std::uint32_t id_block = 1024;
-  // Not value-initialised: pages of a big ring are only touched as written.
+  // Zeroed when made: the first write to a fresh page faults, and that
+  // cost belongs to starting a traced run, not to its behaviours.
   std::unique_ptr<TraceRecord[]> records_;
   std::size_t capacity_;
   std::size_t next_ = 0;
@@ -130,20 +133,15 @@ class Trace {
 
   TraceRing& ring(std::size_t worker) noexcept { return *rings_[worker]; }
 
-  // A record from a thread that is not one of the workers.
-  void record_outside(TraceRecord::Kind kind, std::uint64_t tick, std::uint64_t behaviour, std::int32_t other = -1) {
-    std::lock_guard<std::mutex> guard(outside_mutex_);
-    outside_.record(kind, tick, behaviour, 0, other);
+  // A behaviour became runnable, made so by the worker whose ring is `r`:
+  // returns the id it is known by from now on.
+  std::uint32_t dispatched(TraceRing& r, std::uint64_t tick) noexcept {
+    const std::uint32_t id = r.new_id(ids_);
+    r.record(TraceRecord::dispatch, tick, id);
+    return id;
   }
-  // A behaviour became runnable, made so by worker `from` (-1: an outside
-  // thread): returns the id it is known by from now on.
-  std::uint32_t dispatched(std::int32_t from, std::uint64_t tick) {
-    if (from >= 0) {
-      TraceRing& r = ring(static_cast<std::size_t>(from));
-      const std::uint32_t id = r.new_id(ids_);
-      r.record(TraceRecord::dispatch, tick, id);
-      return id;
-    }
+  // The same, made so by a thread outside the pool.
+  std::uint32_t dispatched_outside(std::uint64_t tick) {
     std::lock_guard<std::mutex> guard(outside_mutex_);
     const std::uint32_t id = outside_.new_id(ids_);
     outside_.record(TraceRecord::dispatch, tick, id);
