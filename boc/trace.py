@@ -2,8 +2,9 @@
 
 A run started with ``boc.start(..., trace=True)`` (or ``BOC_TRACE=1``)
 records, per worker, when each behaviour became runnable (``dispatch``),
-when a worker began it (``start``) and finished it (``end``), every steal
-and every park and wake. :func:`boc.wait` returns them in the report's
+when a worker began it (``start``) and finished it (``end``), every steal,
+every park and wake, and under the ``subinterpreters`` executor every cown
+value that had to move into a worker's interpreter (``move``). :func:`boc.wait` returns them in the report's
 ``trace``, a :class:`Trace`: a pandas frame, a Chrome trace-event file that
 Perfetto (https://ui.perfetto.dev) and ``chrome://tracing`` open, a
 timeline figure, and the measures a scheduler comparison needs.
@@ -19,6 +20,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     import matplotlib.figure  # type: ignore[import-untyped,unused-ignore]
     import pandas  # type: ignore[import-untyped,unused-ignore]
+
+# A lane with more steals than this in view marks none: they would merge
+# into a bar.
+MARKED_STEALS = 300
 
 # The columns the runtime hands over, with their numpy types.
 _DTYPES = {
@@ -107,16 +112,20 @@ class Trace:
         Columns:
             time_ns: nanoseconds since the run started (one monotonic clock).
             kind: ``dispatch`` (became runnable: it holds its cowns),
-                ``start``, ``end`` (of its body), ``steal``, ``park``, ``wake``.
+                ``start``, ``end`` (of its body), ``steal``, ``park``,
+                ``wake``, ``move`` (a cown value moved into the worker's
+                interpreter for the running behaviour).
             worker: whose timeline: the worker that recorded it, -1 for a
                 thread outside the pool (a dispatch from the program).
             behaviour: its number (1, 2, ... in order of first event); <NA>
                 for steal, park and wake.
             source: for a start, where the worker found the behaviour (one
                 of :attr:`sources`).
-            cowns: for a start, the ids of the behaviour's cowns (a tuple).
+            cowns: for a start, the ids of the behaviour's cowns (a tuple);
+                for a move, the cown whose value moved.
             victim, taken: for a steal, the worker robbed and how many
                 behaviours came away (one runs at once, the rest queue).
+            bytes: for a move, the value's size in transit.
         """
         if self._frame is not None:
             return self._frame.copy()
@@ -126,8 +135,9 @@ class Trace:
         cown_ids = np.frombuffer(self._columns["cowns"], dtype="u8")
         kinds = list(self._columns["kinds"])
         kind = pd.Categorical.from_codes(c["kind"].astype("i1"), categories=kinds)
-        is_start = c["kind"] == kinds.index("start")
-        is_steal = c["kind"] == kinds.index("steal")
+        # A trace saved by an older boc may lack the newer kinds.
+        is_start, is_steal, is_move = (c["kind"] == (kinds.index(k) if k in kinds else -1)
+                                       for k in ("start", "steal", "move"))
         behaviour = pd.array(c["behaviour"].astype("i8"), dtype="Int64")
         behaviour[c["behaviour"] == 0] = pd.NA
         labels = np.array(self.sources + [None], dtype=object)
@@ -135,13 +145,15 @@ class Trace:
         known = is_start & (c["other"] >= 0)
         source[known] = labels[c["other"][known]]
         cowns = np.full(len(kind), None, dtype=object)
-        for i in np.flatnonzero(is_start):
+        for i in np.flatnonzero(is_start | is_move):
             begin = int(c["cowns_begin"][i])
             cowns[i] = tuple(int(x) for x in cown_ids[begin : begin + int(c["cowns_count"][i])])
         victim = pd.array(c["other"].astype("i8"), dtype="Int64")
         victim[~is_steal] = pd.NA
         taken = pd.array(c["count"].astype("i8"), dtype="Int64")
         taken[~is_steal] = pd.NA
+        moved = pd.array(c["count"].astype("i8"), dtype="Int64")
+        moved[~is_move] = pd.NA
         self._frame = pd.DataFrame(
             {
                 "time_ns": c["ns"],
@@ -152,6 +164,7 @@ class Trace:
                 "cowns": cowns,
                 "victim": victim,
                 "taken": taken,
+                "bytes": moved,
             }
         )
         return self._frame.copy()
@@ -244,8 +257,9 @@ class Trace:
         (https://ui.perfetto.dev) or ``chrome://tracing``: one track per
         worker, each behaviour a slice named by its number with its source,
         cowns and latency, parks as ``parked`` slices, steals as arrows from
-        victim to thief; and one track for outside threads, with an instant
-        per behaviour they made runnable. Returns the path."""
+        victim to thief, value moves as instants; and one track for outside
+        threads, with an instant per behaviour they made runnable. Returns
+        the path."""
         f = self.to_frame()
         events: list[dict[str, Any]] = [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "boc"}}]
         tracks = {w: f"worker {w}" for w in range(self.workers)} | {-1: "outside threads"}
@@ -273,6 +287,10 @@ class Trace:
             for begin, end in _pairs(mine, "park", "wake"):
                 body.append((self._tid(w), us(begin), 0, {"ph": "B", "name": "parked", "cat": "park"}))
                 body.append((self._tid(w), us(end), 1, {"ph": "E", "name": "parked", "cat": "park"}))
+        moves = f[f["kind"] == "move"]
+        for t, w, cowns, size in zip(moves["time_ns"], moves["worker"], moves["cowns"], moves["bytes"]):
+            event = {"ph": "i", "s": "t", "name": f"move cown {cowns[0]}", "cat": "move", "args": {"bytes": int(size)}}
+            body.append((self._tid(int(w)), us(int(t)), 0, event))
         outside = f[(f["kind"] == "dispatch") & (f["worker"] == -1)]
         for t, behaviour in zip(outside["time_ns"], outside["behaviour"]):
             event = {"ph": "i", "s": "t", "name": f"dispatch {behaviour}", "cat": "dispatch"}
@@ -332,7 +350,7 @@ class Trace:
                 colour = colours.get(source, "0.4") if isinstance(source, str) else "0.4"
                 ax.broken_barh(spans, (y, lane), color=colour, linewidth=0, rasterized=len(spans) > 2000)
             steals = f[(f["worker"] == w) & (f["kind"] == "steal") & f["time_ns"].between(lo, hi)]
-            if len(steals):
+            if 0 < len(steals) <= MARKED_STEALS:
                 ax.plot((steals["time_ns"] - lo) / scale, [w + lane / 2 + 0.05] * len(steals), "v", color="black",
                         markersize=3, linestyle="none")
         ax.set_yticks(range(self.workers), [f"worker {w}" for w in range(self.workers)])
@@ -342,8 +360,11 @@ class Trace:
         handles: list[Any] = [Patch(color=colours[s], label=f"found in: {s}") for s in self.sources
                               if s in set(b["source"])]
         handles.append(Patch(color="0.85", label="parked"))
-        if (f["kind"] == "steal").any():
+        shown = f[(f["kind"] == "steal") & f["time_ns"].between(lo, hi)].groupby("worker").size()
+        if len(shown) and shown.max() <= MARKED_STEALS:
             handles.append(ax.plot([], [], "v", color="black", markersize=4, linestyle="none", label="steal")[0])
+        elif len(shown):
+            handles.append(Patch(color="none", label=f"{shown.sum()} steals (too many to mark:\nzoom in with window_ns)"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
         ax.set_title(title or f"{len(b)} behaviours on {self.workers} worker(s)")
         if not self.complete:

@@ -71,6 +71,11 @@ def test_events_agree_with_the_counters(scheduler: str) -> None:
         assert counts[(w, "start")] == stats["behaviors_run"]
         assert counts[(w, "end")] == stats["behaviors_run"]
         assert counts[(w, "park")] == stats["parks"] == counts[(w, "wake")]
+        # Value moves (under "subinterpreters"; none under "threads").
+        moves = frame[(frame["worker"] == w) & (frame["kind"] == "move")]
+        assert len(moves) == stats["values_moved_in"]
+        assert moves["bytes"].sum() == stats["bytes_moved_in"]
+        assert all(len(c) == 1 for c in moves["cowns"])
         if scheduler in STEAL_COUNTERS:
             assert counts[(w, "steal")] == stats[STEAL_COUNTERS[scheduler]]
         # Each start names the source counter that counted it.

@@ -22,6 +22,7 @@
 #include "boc/counter.h"
 #include "boc/cown.h"
 #include "boc/recycler.h"
+#include "boc/trace.h"
 
 namespace boc::python {
 
@@ -43,11 +44,19 @@ inline constinit thread_local MoveCounters* move_counters = nullptr;
 // A number for the behaviour the calling thread runs, unique in the process
 // (see begin_counted_behaviour).
 inline constinit thread_local std::uint64_t behaviour_number = 0;
+// Where the calling thread's behaviour records its moves, when its run keeps
+// a trace (null otherwise), and that behaviour's trace id.
+inline constinit thread_local TraceRing* move_trace = nullptr;
+inline constinit thread_local std::uint32_t traced_behaviour = 0;
 }  // namespace detail
 
-// Starts counting for a new behaviour on the calling thread; the end stops.
-void begin_counted_behaviour(MoveCounters* counters) noexcept;
-inline void end_counted_behaviour() noexcept { detail::move_counters = nullptr; }
+// Starts counting for a new behaviour on the calling thread, and tracing its
+// moves in `trace` (the worker's ring, or null) under `trace_id`; the end stops.
+void begin_counted_behaviour(MoveCounters* counters, TraceRing* trace, std::uint32_t trace_id) noexcept;
+inline void end_counted_behaviour() noexcept {
+  detail::move_counters = nullptr;
+  detail::move_trace = nullptr;
+}
 
 class SharedCown;
 

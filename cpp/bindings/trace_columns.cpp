@@ -41,7 +41,7 @@ nb::dict trace_columns(const TraceLog& log) {
   d["cowns"] = nb::bytes(reinterpret_cast<const char*>(log.cowns.data()), log.cowns.size() * sizeof(std::uint64_t));
   nb::list kinds;
   for (TraceKind k : {TraceKind::dispatch, TraceKind::start, TraceKind::end, TraceKind::steal, TraceKind::park,
-                      TraceKind::wake}) {
+                      TraceKind::wake, TraceKind::move}) {
     kinds.append(trace_kind_name(k));
   }
   d["kinds"] = kinds;

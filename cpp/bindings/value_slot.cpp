@@ -1,8 +1,11 @@
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <memory>
 #include <optional>
 #include <utility>
 
+#include "boc/platform.h"
 #include "interpreters.h"
 #include "portable.h"
 #include "shared_cown.h"
@@ -15,13 +18,15 @@ namespace {
 std::atomic<std::uint64_t> next_block{1};
 }  // namespace
 
-void begin_counted_behaviour(MoveCounters* counters) noexcept {
+void begin_counted_behaviour(MoveCounters* counters, TraceRing* trace, std::uint32_t trace_id) noexcept {
   constexpr std::uint64_t block = std::uint64_t{1} << 32;
   std::uint64_t& n = detail::behaviour_number;
   // Relaxed: only uniqueness matters.
   if (n % block == 0) n = next_block.fetch_add(1, std::memory_order_relaxed) * block;
   ++n;
   detail::move_counters = counters;
+  detail::move_trace = trace;
+  detail::traced_behaviour = trace_id;
 }
 
 ValueSlot::ValueSlot(SharedCown& owner, PyObject* value, InterpreterLocal& here) noexcept : owner_(owner) {
@@ -129,6 +134,10 @@ PyObject* ValueSlot::move_here(InterpreterLocal& here) {
   if (MoveCounters* m = charge()) {
     m->values_moved_in.add();
     m->bytes_moved_in.add(arriving->size());
+    if (TraceRing* t = detail::move_trace) {
+      const auto bytes = static_cast<std::int32_t>(std::min<std::size_t>(arriving->size(), INT32_MAX));
+      t->record(TraceRecord::move, platform::tick(), detail::traced_behaviour, owner_.id(), bytes);
+    }
   }
   place(made, here);
   return Py_NewRef(made);

@@ -32,6 +32,7 @@ const char* trace_kind_name(TraceKind kind) noexcept {
     case TraceKind::steal: return "steal";
     case TraceKind::park: return "park";
     case TraceKind::wake: return "wake";
+    case TraceKind::move: return "move";
   }
   return "?";
 }
@@ -131,6 +132,12 @@ TraceLog Trace::events() const {
       case TraceRecord::steal:
         e.other = r.other;
         e.count = r.detail;
+        break;
+      case TraceRecord::move:
+        e.count = static_cast<std::uint64_t>(r.other);
+        e.cowns_begin = static_cast<std::uint32_t>(log.cowns.size());
+        e.cowns_count = 1;
+        log.cowns.push_back(r.detail);
         break;
       default:
         break;

@@ -144,7 +144,7 @@ void SubinterpreterBehaviour::run() {
   InterpreterLocal& here = worker.local();
   current_python_behaviour() = this;
   current_sub_run() = &run_;
-  begin_counted_behaviour(&run_.moves(context.index()));
+  begin_counted_behaviour(&run_.moves(context.index()), context.trace(), trace_id());
 
   PyObject* value = nullptr;
   PyObject* fn = arrive(body_, here);

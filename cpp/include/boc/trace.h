@@ -39,7 +39,12 @@ namespace boc {
 //             count: the behaviours taken (one runs now, the rest queue)
 //   park      the worker went to sleep for want of work
 //   wake      it woke up
-enum class TraceKind : std::uint8_t { dispatch, start, end, steal, park, wake };
+//   move      the running behaviour's body used a cown value that had to
+//             move into this worker's interpreter (the "subinterpreters"
+//             executor; at most once per cown and behaviour, as the
+//             values_moved_in counter counts); count: its bytes in transit,
+//             the event's one cown: the cown
+enum class TraceKind : std::uint8_t { dispatch, start, end, steal, park, wake, move };
 
 // The name of a kind, as TraceLog and the Python frame spell it.
 const char* trace_kind_name(TraceKind kind) noexcept;
@@ -48,12 +53,12 @@ const char* trace_kind_name(TraceKind kind) noexcept;
 struct TraceRecord {
   // Kinds of record: the events' kinds, plus one that completes the record
   // before it (a further cown of a start).
-  enum Kind : std::uint8_t { dispatch, start, end, steal, park, wake, cown };
+  enum Kind : std::uint8_t { dispatch, start, end, steal, park, wake, move, cown };
 
   std::uint64_t tick;
   std::uint64_t behaviour;  // its trace id; 0 for steal, park and wake
-  std::uint64_t detail;   // start (if it has cowns), cown: a cown id; steal: behaviours taken
-  std::int32_t other;     // as TraceEvent::other
+  std::uint64_t detail;   // start (if it has cowns), cown, move: a cown id; steal: behaviours taken
+  std::int32_t other;     // as TraceEvent::other; move: the bytes (at most INT32_MAX)
   Kind kind;
   bool has_cown;          // start: whether `detail` is its first cown (the rest follow as cown records)
 };
@@ -104,10 +109,11 @@ struct TraceEvent {
   std::int64_t ns = 0;         // since the trace began
   TraceKind kind = TraceKind::dispatch;
   std::int32_t worker = -1;    // whose timeline: the recording worker, -1 for outside threads
-  std::uint64_t behaviour = 0; // 0 for steal, park and wake
+  std::uint64_t behaviour = 0; // 0 for steal, park and wake; move: the behaviour that ran
   std::int32_t other = -1;     // see TraceKind (-1 where it says nothing)
   std::uint64_t count = 0;     // see TraceKind
-  // start: the behaviour's cown ids are TraceLog::cowns[cowns_begin, +cowns_count).
+  // start: the behaviour's cown ids are TraceLog::cowns[cowns_begin,
+  // +cowns_count); move: the cown that moved.
   std::uint32_t cowns_begin = 0;
   std::uint32_t cowns_count = 0;
 };
