@@ -37,7 +37,9 @@
 // records per worker (RuntimeSettings::trace_events), so that its cost shows
 // against a run without; the trace is collected after the clock stops and
 // checked (a start and an end per behaviour run, less those overwritten),
-// and --verbose prints what it kept.
+// and --verbose prints what it kept and a summary: per worker, behaviours
+// started, time in bodies and the median wait from runnable to started;
+// and cown hops, how often a cown's next behaviour ran on another worker.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -285,6 +287,54 @@ boc::RuntimeSettings settings;  // --pin, --trace
 bool verbose = false;
 
 // Every behaviour started and ended once, unless its records were overwritten.
+// Per worker, from the events kept: behaviours started, the share of the
+// kept span spent in bodies, and the median wait from runnable to started;
+// and how often a cown's next behaviour ran on another worker than its last
+// (a hop: the cown's state and the behaviour move between caches).
+void print_trace_summary(const boc::TraceLog& log) {
+  if (log.events.empty()) return;
+  const std::int64_t span = log.events.back().ns - log.events.front().ns;
+  std::map<std::uint64_t, std::int64_t> dispatched;  // behaviour -> ns
+  std::map<std::uint64_t, std::pair<std::int32_t, std::int64_t>> started;  // behaviour -> worker, ns
+  std::vector<std::int64_t> busy(log.workers, 0);
+  std::vector<std::vector<std::int64_t>> waits(log.workers);
+  std::map<std::uint64_t, std::int32_t> last_worker;  // cown -> worker of its last behaviour
+  std::map<std::uint64_t, std::uint64_t> hops_of;     // cown -> hops
+  std::uint64_t hops = 0, visits = 0;
+  for (const boc::TraceEvent& e : log.events) {
+    if (e.kind == boc::TraceKind::dispatch) dispatched[e.behaviour] = e.ns;
+    if (e.kind == boc::TraceKind::start && e.worker >= 0) {
+      started[e.behaviour] = {e.worker, e.ns};
+      if (auto d = dispatched.find(e.behaviour); d != dispatched.end()) waits[e.worker].push_back(e.ns - d->second);
+      for (std::uint32_t i = 0; i < e.cowns_count; ++i) {
+        const std::uint64_t cown = log.cowns[e.cowns_begin + i];
+        auto [it, fresh] = last_worker.try_emplace(cown, e.worker);
+        ++visits;
+        if (!fresh && it->second != e.worker) ++hops, ++hops_of[cown];
+        it->second = e.worker;
+      }
+    }
+    if (e.kind == boc::TraceKind::end) {
+      if (auto s = started.find(e.behaviour); s != started.end()) busy[s->second.first] += e.ns - s->second.second;
+    }
+  }
+  for (std::size_t w = 0; w < log.workers; ++w) {
+    std::vector<std::int64_t>& v = waits[w];
+    std::sort(v.begin(), v.end());
+    std::printf("    worker %zu: %zu started, %.0f%% of the span in bodies, median wait %lld ns\n", w, v.size(),
+                span > 0 ? 100.0 * static_cast<double>(busy[w]) / static_cast<double>(span) : 0.0,
+                v.empty() ? 0LL : static_cast<long long>(v[v.size() / 2]));
+  }
+  std::uint64_t worst = 0, worst_hops = 0;
+  for (const auto& [cown, n] : hops_of) {
+    if (n > worst_hops) worst = cown, worst_hops = n;
+  }
+  std::printf("    cown hops: %llu of %llu visits (%.1f%%); most: cown %llu, %llu\n",
+              static_cast<unsigned long long>(hops), static_cast<unsigned long long>(visits),
+              visits ? 100.0 * static_cast<double>(hops) / static_cast<double>(visits) : 0.0,
+              static_cast<unsigned long long>(worst), static_cast<unsigned long long>(worst_hops));
+}
+
 void check_trace(const Runtime& rt, std::uint64_t behaviours) {
   const boc::TraceLog log = rt.trace();
   std::uint64_t starts = 0, ends = 0, recorded = 0, overwritten = 0;
@@ -303,6 +353,7 @@ void check_trace(const Runtime& rt, std::uint64_t behaviours) {
   if (verbose) {
     std::printf("    trace: %llu records, %llu overwritten, %zu events kept\n", static_cast<unsigned long long>(recorded),
                 static_cast<unsigned long long>(overwritten), log.events.size());
+    print_trace_summary(log);
   }
 }
 
