@@ -271,41 +271,47 @@ class Trace:
         def us(ns: int) -> float:
             return ns / 1000.0
 
-        body: list[tuple[int, float, int, dict[str, Any]]] = []  # (tid, ts, order at equal ts, event)
-        b = self.behaviours()
-        for row in b.dropna(subset=["started_ns", "ended_ns"]).itertuples(index=False):
-            tid = self._tid(int(row.worker))
-            args: dict[str, Any] = {"source": row.source, "cowns": list(row.cowns or ())}
-            if not _missing(row.latency_ns):
-                args["latency_us"] = us(int(row.latency_ns))
-            name = f"behaviour {row.behaviour}"
-            cat = str(row.source) if isinstance(row.source, str) else "behaviour"
-            body.append((tid, us(int(row.started_ns)), 0, {"ph": "B", "name": name, "cat": cat, "args": args}))
-            body.append((tid, us(int(row.ended_ns)), 1, {"ph": "E", "name": name, "cat": cat}))
+        # Events go out in the frame's order, which is time order and, within
+        # a worker, the order the worker recorded them: two events on one
+        # nanosecond (a body's end and the next one's start) keep their
+        # order, so slices nest. Each is placed at (row, order within row).
+        body: list[tuple[int, int, int, dict[str, Any]]] = []  # (row, order, tid, event)
+        b = self.behaviours().dropna(subset=["started_ns", "ended_ns"])
+        slices = {row.behaviour: row for row in b.itertuples(index=False)}
+        times = f["time_ns"].to_numpy()
+        for kind, what in (("start", "B"), ("end", "E")):
+            rows = f[(f["kind"] == kind) & f["behaviour"].isin(b["behaviour"])]
+            for row, behaviour in zip(rows.index, rows["behaviour"]):
+                info = slices[behaviour]
+                event: dict[str, Any] = {"ph": what, "name": f"behaviour {behaviour}"}
+                event["cat"] = str(info.source) if isinstance(info.source, str) else "behaviour"
+                if what == "B":
+                    event["args"] = {"source": info.source, "cowns": list(info.cowns or ())}
+                    if not _missing(info.latency_ns):
+                        event["args"]["latency_us"] = us(int(info.latency_ns))
+                body.append((row, 0, self._tid(int(info.worker)), event))
         for w in range(self.workers):
             mine = f[(f["worker"] == w) & f["kind"].isin(["park", "wake"])]
-            for begin, end in _pairs(mine, "park", "wake"):
-                body.append((self._tid(w), us(begin), 0, {"ph": "B", "name": "parked", "cat": "park"}))
-                body.append((self._tid(w), us(end), 1, {"ph": "E", "name": "parked", "cat": "park"}))
+            for begin, end in _pairs(mine, "park", "wake", rows=True):
+                body.append((begin, 0, self._tid(w), {"ph": "B", "name": "parked", "cat": "park"}))
+                body.append((end, 0, self._tid(w), {"ph": "E", "name": "parked", "cat": "park"}))
         moves = f[f["kind"] == "move"]
-        for t, w, cowns, size in zip(moves["time_ns"], moves["worker"], moves["cowns"], moves["bytes"]):
+        for row, w, cowns, size in zip(moves.index, moves["worker"], moves["cowns"], moves["bytes"]):
             event = {"ph": "i", "s": "t", "name": f"move cown {cowns[0]}", "cat": "move", "args": {"bytes": int(size)}}
-            body.append((self._tid(int(w)), us(int(t)), 0, event))
+            body.append((row, 0, self._tid(int(w)), event))
         outside = f[(f["kind"] == "dispatch") & (f["worker"] == -1)]
-        for t, behaviour in zip(outside["time_ns"], outside["behaviour"]):
-            event = {"ph": "i", "s": "t", "name": f"dispatch {behaviour}", "cat": "dispatch"}
-            body.append((self._tid(-1), us(int(t)), 0, event))
-        for n, row in enumerate(f[f["kind"] == "steal"].itertuples(index=False)):
-            ts = us(int(row.time_ns))
-            label = f"steal {row.taken} from worker {row.victim}"
-            thief, victim = self._tid(int(row.worker)), self._tid(int(row.victim))
-            body.append((thief, ts, 0, {"ph": "B", "name": label, "cat": "steal"}))
-            body.append((thief, ts, 1, {"ph": "E", "name": label, "cat": "steal"}))
-            body.append((victim, ts, 0, {"ph": "s", "name": "steal", "cat": "steal", "id": n}))
-            body.append((thief, ts, 0, {"ph": "f", "bp": "e", "name": "steal", "cat": "steal", "id": n}))
-        body.sort(key=lambda e: (e[0], e[1], e[2]))
-        for tid, ts, _, event in body:
-            events.append({**event, "pid": 1, "tid": tid, "ts": ts})
+        for row, behaviour in zip(outside.index, outside["behaviour"]):
+            body.append((row, 0, self._tid(-1), {"ph": "i", "s": "t", "name": f"dispatch {behaviour}", "cat": "dispatch"}))
+        steals = f[f["kind"] == "steal"]
+        for n, (row, thief, victim, taken) in enumerate(zip(steals.index, steals["worker"], steals["victim"], steals["taken"])):
+            label = f"steal {taken} from worker {victim}"
+            body.append((row, 0, self._tid(int(thief)), {"ph": "B", "name": label, "cat": "steal"}))
+            body.append((row, 1, self._tid(int(victim)), {"ph": "s", "name": "steal", "cat": "steal", "id": n}))
+            body.append((row, 2, self._tid(int(thief)), {"ph": "f", "bp": "e", "name": "steal", "cat": "steal", "id": n}))
+            body.append((row, 3, self._tid(int(thief)), {"ph": "E", "name": label, "cat": "steal"}))
+        body.sort(key=lambda e: (e[0], e[1]))
+        for row, _, tid, event in body:
+            events.append({**event, "pid": 1, "tid": tid, "ts": us(int(times[row]))})
         out = Path(path)
         out.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}))
         return out
@@ -385,12 +391,13 @@ def _missing(value: Any) -> bool:
     return bool(pd.isna(value))
 
 
-def _pairs(events: pandas.DataFrame, begin: str, end: str) -> list[tuple[int, int]]:
-    """(begin, end) times of one worker's alternating `begin`/`end` events;
-    an `end` without its `begin` (overwritten) is dropped."""
+def _pairs(events: pandas.DataFrame, begin: str, end: str, *, rows: bool = False) -> list[tuple[int, int]]:
+    """(begin, end) times of one worker's alternating `begin`/`end` events,
+    or with `rows`, their rows in the frame; an `end` without its `begin`
+    (overwritten) is dropped."""
     out = []
     opened: int | None = None
-    for kind, t in zip(events["kind"], events["time_ns"]):
+    for kind, t in zip(events["kind"], events.index if rows else events["time_ns"]):
         if kind == begin:
             opened = int(t)
         elif kind == end and opened is not None:

@@ -10,14 +10,6 @@
 
 namespace boc {
 
-namespace {
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 Runtime::Runtime(const std::string& scheduler, std::size_t workers, const Options& options,
                  const RuntimeSettings& settings)
     : info_(Registry::instance().get(scheduler)),
@@ -324,7 +316,7 @@ void Runtime::worker_loop(WorkerContext& w) {
   WorkerContext::current_ = &w;
   // Relaxed: a count for reports, read after the workers started.
   if (settings_.pin && platform::pin_current_thread(w.index())) pinned_.fetch_add(1, std::memory_order_relaxed);
-  w.started_ns_.store(now_ns(), std::memory_order_relaxed);
+  w.started_ns_.store(platform::now_ns(), std::memory_order_relaxed);
   SourcesSeen sources_seen;
   if constexpr (traced) sources_seen = sources_of(w);
   for (;;) {
@@ -332,11 +324,11 @@ void Runtime::worker_loop(WorkerContext& w) {
     if (b == nullptr) {
       terminator_.flush(w.credits_);  // about to wait: quiescence may hinge on our credits
       w.suspend_resources();
-      const std::int64_t t0 = now_ns();
+      const std::int64_t t0 = platform::now_ns();
       w.idle_since_ns_.store(t0, std::memory_order_relaxed);
       b = scheduler_->next(w, true);
       w.idle_since_ns_.store(0, std::memory_order_relaxed);
-      w.stats_.idle_ns.add(static_cast<std::uint64_t>(now_ns() - t0));
+      w.stats_.idle_ns.add(static_cast<std::uint64_t>(platform::now_ns() - t0));
       if (b == nullptr) break;
     }
     if constexpr (traced) {
@@ -350,13 +342,13 @@ void Runtime::worker_loop(WorkerContext& w) {
     run_behaviour<traced>(b, w);
   }
   w.retire_resources();
-  w.stopped_ns_.store(now_ns(), std::memory_order_relaxed);
+  w.stopped_ns_.store(platform::now_ns(), std::memory_order_relaxed);
   WorkerContext::current_ = nullptr;
 }
 
 std::vector<WorkerReport> Runtime::stats() const {
   std::vector<WorkerReport> out;
-  const std::int64_t now = now_ns();
+  const std::int64_t now = platform::now_ns();
   for (const auto& w : workers_) {
     WorkerReport r;
     r.worker = w->index();

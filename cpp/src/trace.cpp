@@ -1,19 +1,13 @@
 #include "boc/trace.h"
 
 #include <algorithm>
-#include <chrono>
+#include <limits>
 #include <stdexcept>
 #include <unordered_map>
 
 namespace boc {
 
 namespace {
-
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // A record with where it came from and its time in nanoseconds.
 struct Placed {
@@ -57,7 +51,7 @@ Trace::Trace(std::size_t workers, std::size_t capacity, std::vector<std::string>
       sources_(std::move(sources)),
       capacity_(capacity),
       start_tick_(platform::tick()),
-      start_ns_(steady_ns()) {
+      start_ns_(platform::now_ns()) {
   for (std::size_t i = 0; i < workers; ++i) rings_.push_back(std::make_unique<TraceRing>(capacity));
 }
 
@@ -71,14 +65,20 @@ TraceLog Trace::events() const {
   double ns_per_tick = 1.0;
   if constexpr (!platform::tick_is_nanoseconds()) {
     const std::uint64_t ticks = platform::tick() - start_tick_;
-    const std::int64_t ns = steady_ns() - start_ns_;
+    const std::int64_t ns = platform::now_ns() - start_ns_;
     if (ticks > 0 && ns > 0) ns_per_tick = static_cast<double>(ns) / static_cast<double>(ticks);
   }
   std::vector<Placed> placed;
   auto take = [&](const TraceRing& ring, std::int32_t worker) {
+    // A ring's records are in the order its thread (or, for the outside
+    // ring, its mutex) wrote them. A thread moved to another core can read
+    // a counter a little behind the last one; keeping each ring's times
+    // from going back keeps that order through the sort below.
+    std::int64_t last = std::numeric_limits<std::int64_t>::min();
     for (const TraceRecord& r : ring.records()) {
       const double since = static_cast<double>(static_cast<std::int64_t>(r.tick - start_tick_));
-      placed.push_back({r, worker, static_cast<std::int64_t>(since * ns_per_tick)});
+      last = std::max(last, static_cast<std::int64_t>(since * ns_per_tick));
+      placed.push_back({r, worker, last});
     }
     log.recorded.push_back(ring.written());
     log.overwritten.push_back(ring.overwritten());

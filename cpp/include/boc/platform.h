@@ -77,6 +77,14 @@ inline bool pin_current_thread(std::size_t n) noexcept {
 #endif
 }
 
+// The steady clock in nanoseconds: busy and idle time, and the tracing
+// clock's calibration.
+inline std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // A cheap count of time for tracing, in units tick_is_nanoseconds() tells:
 // the x86-64 time-stamp counter (constant-rate and synchronised across cores
 // on the CPUs this runs on; under half the cost of the steady clock), else
@@ -86,9 +94,7 @@ inline std::uint64_t tick() noexcept {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   return __builtin_ia32_rdtsc();
 #else
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(now_ns());
 #endif
 }
 inline constexpr bool tick_is_nanoseconds() noexcept {
