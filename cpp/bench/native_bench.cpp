@@ -39,7 +39,9 @@
 // checked (a start and an end per behaviour run, less those overwritten),
 // and --verbose prints what it kept and a summary: per worker, behaviours
 // started, time in bodies and the median wait from runnable to started;
-// and cown hops, how often a cown's next behaviour ran on another worker.
+// cown hops, how often a cown's next behaviour ran on another worker; and
+// the mean cycle (from the worker's previous end to this behaviour's end)
+// by the behaviour's number of cowns and whether one of them hopped.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -290,7 +292,8 @@ bool verbose = false;
 // Per worker, from the events kept: behaviours started, the share of the
 // kept span spent in bodies, and the median wait from runnable to started;
 // and how often a cown's next behaviour ran on another worker than its last
-// (a hop: the cown's state and the behaviour move between caches).
+// (a hop: the cown's state and the behaviour move between caches), with
+// the mean cycle of behaviours by cown count, hopped or not.
 void print_trace_summary(const boc::TraceLog& log) {
   if (log.events.empty()) return;
   const std::int64_t span = log.events.back().ns - log.events.front().ns;
@@ -301,22 +304,42 @@ void print_trace_summary(const boc::TraceLog& log) {
   std::map<std::uint64_t, std::int32_t> last_worker;  // cown -> worker of its last behaviour
   std::map<std::uint64_t, std::uint64_t> hops_of;     // cown -> hops
   std::uint64_t hops = 0, visits = 0;
+  // Per (cowns, hopped): count, and total time from the worker's previous
+  // end to this behaviour's end.
+  std::map<std::pair<std::uint32_t, bool>, std::pair<std::uint64_t, std::int64_t>> cycles;
+  std::vector<std::int64_t> last_end(log.workers, -1);
+  std::map<std::uint64_t, std::pair<std::uint32_t, bool>> kind_of;
   for (const boc::TraceEvent& e : log.events) {
     if (e.kind == boc::TraceKind::dispatch) dispatched[e.behaviour] = e.ns;
     if (e.kind == boc::TraceKind::start && e.worker >= 0) {
       started[e.behaviour] = {e.worker, e.ns};
       if (auto d = dispatched.find(e.behaviour); d != dispatched.end()) waits[e.worker].push_back(e.ns - d->second);
+      bool hopped = false;
       for (std::uint32_t i = 0; i < e.cowns_count; ++i) {
         const std::uint64_t cown = log.cowns[e.cowns_begin + i];
         auto [it, fresh] = last_worker.try_emplace(cown, e.worker);
         ++visits;
-        if (!fresh && it->second != e.worker) ++hops, ++hops_of[cown];
+        if (!fresh && it->second != e.worker) ++hops, ++hops_of[cown], hopped = true;
         it->second = e.worker;
       }
+      kind_of[e.behaviour] = {e.cowns_count, hopped};
     }
     if (e.kind == boc::TraceKind::end) {
-      if (auto s = started.find(e.behaviour); s != started.end()) busy[s->second.first] += e.ns - s->second.second;
+      if (auto s = started.find(e.behaviour); s != started.end()) {
+        const std::int32_t w = s->second.first;
+        busy[w] += e.ns - s->second.second;
+        if (last_end[w] >= 0) {
+          auto& c = cycles[kind_of[e.behaviour]];
+          ++c.first;
+          c.second += e.ns - last_end[w];
+        }
+        last_end[w] = e.ns;
+      }
     }
+  }
+  for (const auto& [k, c] : cycles) {
+    std::printf("    %u cown(s), %s: %llu, mean cycle %.1f ns\n", k.first, k.second ? "hopped" : "stayed",
+                static_cast<unsigned long long>(c.first), static_cast<double>(c.second) / static_cast<double>(c.first));
   }
   for (std::size_t w = 0; w < log.workers; ++w) {
     std::vector<std::int64_t>& v = waits[w];

@@ -15,6 +15,10 @@ const std::vector<OptionInfo>& option_infos() {
       {"batch_limit",
        "behaviours a worker may take in a row from its next slot before it serves its queue", 100, 1,
        1'000'000},
+      {"fairness",
+       "1: a worker whose fairness token has come round steals once before running more of its own work; 0: it "
+       "steals only when its own queue is empty (cheaper where every worker keeps its own queue busy)",
+       1, 0, 1},
       {"spin_us",
        "microseconds an idle worker keeps looking for work before it parks, while a peer is busy (else it parks at once)",
        20, 0, 1'000'000},
@@ -26,6 +30,7 @@ Config Config::from(const Options& options) {
   Config c;
   c.sub_queues = static_cast<std::size_t>(options.at("sub_queues"));
   c.batch_limit = static_cast<std::size_t>(options.at("batch_limit"));
+  c.fairness = options.at("fairness") != 0;
   c.spin_ns = static_cast<std::uint64_t>(options.at("spin_us")) * 1000;
   return c;
 }
@@ -182,8 +187,8 @@ Behaviour* WorkStealingScheduler::instead_of_next_slot(Worker& me, Behaviour* b)
 
 Behaviour* WorkStealingScheduler::fairness_steal(Worker& me) noexcept {
   // Alone, a worker has no one to be fair to. And it only saves work; a
-  // stopping worker drains its queue anyway.
-  if (count_ < 2 || parking.stop_requested()) return nullptr;
+  // stopping worker drains its queue anyway. Off, the token stays home.
+  if (!config_.fairness || count_ < 2 || parking.stop_requested()) return nullptr;
   Token& token = token_of(me);
   // Acquire: pairs with sieve()'s release, before we link the token again.
   if (!token.home.load(std::memory_order_acquire)) return nullptr;

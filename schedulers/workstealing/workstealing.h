@@ -26,8 +26,8 @@
 //   next(w):
 //       if w.next and fewer than batch_limit taken from it in a row:
 //           take w.next                                 -- fast path
-//       if w has peers, its token has come round and     -- fairness
-//       it has work:
+//       if fairness is on, w has peers, its token has    -- fairness
+//       come round and it has work:
 //           steal once from the next victim; send the token round again
 //       take from w's own queue                         -- FIFO-ish, N sub-queues
 //       or steal once, as if the token had come round
@@ -51,6 +51,13 @@
 // itself (a long chain of self-rescheduling behaviours) still looks at its
 // peers' queues once per trip through its own queue. A worker without work
 // keeps its token home: tokens never keep anyone from parking.
+//
+// The guarantee has a price where every worker keeps its own queue busy
+// with short behaviours on shared cowns: a trip is then a few behaviours
+// long, the token steals every few of them, and what it takes moves cowns
+// between caches that would otherwise have stayed put. `fairness=0` keeps
+// tokens home; a worker then steals only when its own queue is empty, and a
+// behaviour queued behind a long body waits for it.
 //
 // Parking: see boc/toolkit/parking_lot.h. Before sleeping a worker announces itself, then
 // searches once more, really taking work (a token found on the way is sent
@@ -92,6 +99,7 @@ namespace boc::workstealing {
 struct Config {
   std::size_t sub_queues = 4;
   std::size_t batch_limit = 100;
+  bool fairness = true;
   std::uint64_t spin_ns = 20'000;
 
   static Config from(const Options& options);
