@@ -80,6 +80,7 @@ WorkStealingScheduler::~WorkStealingScheduler() = default;
 void WorkStealingScheduler::attach(std::size_t workers) {
   ParkingStrategy::attach(workers);
   count_ = workers;
+  fair_ = config_.fairness && workers > 1;
   tokens_ = std::make_unique<Token[]>(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     auto w = std::make_unique<Worker>(i, config_.sub_queues, stats[i]);
@@ -186,9 +187,9 @@ Behaviour* WorkStealingScheduler::instead_of_next_slot(Worker& me, Behaviour* b)
 }
 
 Behaviour* WorkStealingScheduler::fairness_steal(Worker& me) noexcept {
-  // Alone, a worker has no one to be fair to. And it only saves work; a
-  // stopping worker drains its queue anyway. Off, the token stays home.
-  if (!config_.fairness || count_ < 2 || parking.stop_requested()) return nullptr;
+  // Off, or alone (no one to be fair to), the token stays home. And it only
+  // saves work; a stopping worker drains its queue anyway.
+  if (!fair_ || parking.stop_requested()) return nullptr;
   Token& token = token_of(me);
   // Acquire: pairs with sieve()'s release, before we link the token again.
   if (!token.home.load(std::memory_order_acquire)) return nullptr;

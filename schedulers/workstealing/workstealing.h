@@ -186,6 +186,7 @@ class WorkStealingScheduler final : public ParkingStrategy<WorkStealingStats> {
 
   const Config config_;
   std::size_t count_ = 0;
+  bool fair_ = false;  // fairness on, and a peer to be fair to
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Token[]> tokens_;
   alignas(platform::cache_line) std::atomic<std::size_t> round_robin_{0};
