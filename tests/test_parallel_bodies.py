@@ -44,7 +44,7 @@ def test_two_cpu_bound_bodies_on_different_cowns_run_at_once(scheduler: str, exe
     gets a few more tries."""
     if executor not in PARALLEL:
         pytest.skip(f"executor={executor!r} runs one Python body at a time in this interpreter")
-    best = 0.0
+    best, tries = 0.0, []
     for _ in range(5):
         boc.start(scheduler, workers=2)
         a, b = boc.Cown(0), boc.Cown(0)
@@ -55,11 +55,12 @@ def test_two_cpu_bound_bodies_on_different_cowns_run_at_once(scheduler: str, exe
         second = boc.when(b)(lambda b: _spin(0.4))
         boc.wait()
         (s1, e1, cpu1), (s2, e2, cpu2) = first.value, second.value
-        overlap = min(e1, e2) - max(s1, s2)
-        assert overlap > 0.2, f"the bodies ran one after the other: {first.value}, {second.value}"
-        best = max(best, (cpu1 + cpu2) / (max(e1, e2) - min(s1, s2)))
+        tries.append((first.value, second.value))
+        if min(e1, e2) - max(s1, s2) > 0.2:  # they overlapped for at least half their time
+            best = max(best, (cpu1 + cpu2) / (max(e1, e2) - min(s1, s2)))
         if best > 1.3:
             break
+    assert best > 0, f"in every try the bodies ran one after the other: {tries}"
     assert best > 1.3, f"two bodies used {best:.2f} cores together"
 
 

@@ -54,10 +54,12 @@
 //
 // The guarantee has a price where every worker keeps its own queue busy
 // with short behaviours on shared cowns: a trip is then a few behaviours
-// long, the token steals every few of them, and what it takes moves cowns
-// between caches that would otherwise have stayed put. `fairness=0` keeps
+// long, the token steals every few of them, what it takes moves cowns
+// between caches, and a producer relieved of its work runs ahead of a
+// serial consumer into a backlog that no longer fits in the cache (the
+// native bench's banking; README, "Against Verona-RT"). `fairness=0` keeps
 // tokens home; a worker then steals only when its own queue is empty, and a
-// behaviour queued behind a long body waits for it.
+// behaviour queued behind a long body waits for that body to end.
 //
 // Parking: see boc/toolkit/parking_lot.h. Before sleeping a worker announces itself, then
 // searches once more, really taking work (a token found on the way is sent
